@@ -1,0 +1,260 @@
+"""Documents with character spans: the single currency between every step of the flow.
+
+A :class:`Document` is one clinical note: an id, its exact text (as the corpus reader returns it) and
+a tuple of :class:`Span` objects with 0-based, end-exclusive *code point* offsets into that text.
+Loaders report what they could not represent in a :class:`LoadReport` instead of dropping it.
+
+The JSONL interchange format (one note per line) is::
+
+    {"id": "...", "text": "...", "spans": [{"start": 0, "end": 4, "label": "DATE/DATE", "text": "..."}]}
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+
+class FormatError(ValueError):
+    """A corpus file cannot be read. The message names the file, the record and the offset."""
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A labelled character span ``text[start:end]`` (0-based, end exclusive, code points).
+
+    ``label`` is the format's native name: ``"CATEGORY/TYPE"`` for i2b2 2014 PHI (e.g.
+    ``"NAME/DOCTOR"``), the TYPE for i2b2 2006, ``problem``/``test``/``treatment`` for i2b2 2010,
+    the entity type for brat and CoNLL.
+    """
+
+    start: int
+    end: int
+    label: str
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.start, int) and isinstance(self.end, int)):
+            raise TypeError(f"span offsets must be int, got {self.start!r}, {self.end!r}")
+        if self.start < 0 or self.end <= self.start:
+            raise ValueError(f"empty or negative span [{self.start}, {self.end}) {self.label!r}")
+
+    def overlaps(self, other: "Span") -> bool:
+        """True when the two spans share at least one character (labels are ignored)."""
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass
+class Document:
+    """One note: ``id``, exact ``text`` and its ``spans`` (sorted by start, end, label)."""
+
+    id: str
+    text: str
+    spans: tuple[Span, ...] = ()
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.spans = tuple(sorted(self.spans))
+        for s in self.spans:
+            if s.end > len(self.text):
+                raise ValueError(
+                    f"document {self.id!r}: span [{s.start}, {s.end}) {s.label!r} ends past the "
+                    f"text ({len(self.text)} characters)"
+                )
+
+    def span_text(self, span: Span) -> str:
+        """The covered text ``text[span.start:span.end]``."""
+        return self.text[span.start : span.end]
+
+    def to_json(self) -> dict:
+        """The JSONL interchange record (see the module docstring)."""
+        return {
+            "id": self.id,
+            "text": self.text,
+            "spans": [
+                {"start": s.start, "end": s.end, "label": s.label, "text": self.span_text(s)}
+                for s in self.spans
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, record: dict, where: str = "<record>") -> "Document":
+        """Build a document from a JSONL record; checks ``text[start:end] == span["text"]``.
+
+        Raises :class:`FormatError` naming ``where``, the id and the offsets on a mismatch.
+        """
+        try:
+            doc_id, text = str(record["id"]), record["text"]
+            raw = record.get("spans", [])
+            spans = [Span(int(s["start"]), int(s["end"]), str(s["label"])) for s in raw]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"{where}: bad record {record.get('id', '?')!r}: {exc}") from exc
+        for s, r in zip(spans, raw):
+            if s.end > len(text):
+                raise FormatError(
+                    f"{where}: record {doc_id!r}: span [{s.start}, {s.end}) ends past the text "
+                    f"({len(text)} characters)"
+                )
+            if "text" in r and text[s.start : s.end] != r["text"]:
+                raise FormatError(
+                    f"{where}: record {doc_id!r}: span [{s.start}, {s.end}) covers "
+                    f"{len(text[s.start:s.end])} characters that differ from its 'text' field"
+                )
+        return cls(doc_id, text, tuple(spans))
+
+
+def write_jsonl(docs: Iterable[Document], path: str | Path) -> int:
+    """Write documents as JSONL (UTF-8, one note a line). Returns the number written."""
+    n = 0
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for doc in docs:
+            fh.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def read_jsonl(path: str | Path) -> Iterator[Document]:
+    """Read JSONL interchange documents. Raises :class:`FormatError` naming file and line."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FormatError(f"{path}:{lineno}: not JSON: {exc}") from exc
+            yield Document.from_json(record, where=f"{path}:{lineno}")
+
+
+@dataclass
+class Problem:
+    """One thing a loader could not represent as given: file, record, offsets, what and what was done."""
+
+    file: str
+    record: str
+    start: int | None
+    end: int | None
+    problem: str
+    action: str = "reported"
+    tag_id: str | None = None
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class LoadReport:
+    """What a loader read: counts per label, round-tripped spans and every problem met.
+
+    Contains no note text (only ids, offsets and counts), so it may be logged and published.
+    """
+
+    format: str
+    documents: int = 0
+    characters: int = 0
+    spans: int = 0
+    per_label: Counter = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    round_trip_spans: int | None = None
+    splits: dict = field(default_factory=dict)
+
+    def add_document(self, doc: Document) -> None:
+        """Count one accepted document and its spans."""
+        self.documents += 1
+        self.characters += len(doc.text)
+        self.spans += len(doc.spans)
+        self.per_label.update(s.label for s in doc.spans)
+
+    def problem(self, **kwargs) -> Problem:
+        """Record a :class:`Problem` (keyword arguments as its fields) and count its kind."""
+        p = Problem(**kwargs)
+        self.problems.append(p)
+        self.counts[f"problem:{p.problem.split(':')[0]}"] += 1
+        return p
+
+    def to_json(self) -> dict:
+        out = {
+            "format": self.format,
+            "documents": self.documents,
+            "characters": self.characters,
+            "spans": self.spans,
+            "per_label": dict(sorted(self.per_label.items())),
+            "round_trip_spans": self.round_trip_spans,
+            "counts": dict(sorted(self.counts.items())),
+            "problems": [p.to_json() for p in self.problems],
+        }
+        if self.splits:
+            out["splits"] = self.splits
+        return out
+
+    def write(self, path: str | Path) -> None:
+        """Write the report as indented JSON."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def resolve_spans(
+    text: str,
+    spans: Iterable[Span],
+    report: LoadReport | None = None,
+    *,
+    file: str = "",
+    record: str = "",
+) -> tuple[Span, ...]:
+    """Apply the project's span policy and count every change in ``report``.
+
+    Policy, in order (each change is a :class:`Problem` with the offsets, never silent):
+
+    1. a span outside ``[0, len(text)]`` is dropped (``out_of_bounds``);
+    2. leading/trailing whitespace is trimmed (``trimmed_whitespace``); a span of only whitespace is
+       dropped (``whitespace_only``);
+    3. exact duplicates (same start, end and label) collapse into one (``duplicate``);
+    4. overlapping spans: the longest is kept, then the earliest, then the label that sorts first;
+       the others are dropped (``overlap``), naming the span they lost to.
+
+    Returns the kept spans sorted by (start, end, label).
+    """
+    kept: list[Span] = []
+    seen: set[Span] = set()
+
+    def note(s: Span | tuple, what: str, action: str) -> None:
+        if report is not None:
+            start, end = (s.start, s.end) if isinstance(s, Span) else s
+            report.problem(file=file, record=record, start=start, end=end, problem=what, action=action)
+
+    candidates = []
+    for s in spans:
+        if s.end > len(text):
+            note(s, f"out_of_bounds: span [{s.start}, {s.end}) {s.label} ends past the text "
+                    f"({len(text)} characters)", "dropped")
+            continue
+        start, end = s.start, s.end
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start == end:
+            note(s, f"whitespace_only: span {s.label} covers only whitespace", "dropped")
+            continue
+        if (start, end) != (s.start, s.end):
+            note(s, f"trimmed_whitespace: span {s.label} trimmed to [{start}, {end})", "trimmed")
+            s = Span(start, end, s.label)
+        if s in seen:
+            note(s, f"duplicate: span {s.label} given more than once", "collapsed")
+            continue
+        seen.add(s)
+        candidates.append(s)
+    for s in sorted(candidates, key=lambda x: (-(x.end - x.start), x.start, x.label)):
+        winner = next((k for k in kept if k.overlaps(s)), None)
+        if winner is not None:
+            note(s, f"overlap: span {s.label} overlaps kept span [{winner.start}, {winner.end}) "
+                    f"{winner.label}", "dropped")
+            continue
+        kept.append(s)
+    return tuple(sorted(kept))

@@ -1,0 +1,110 @@
+"""Window logits -> one label per word (the window where the word is most central wins) ->
+character spans of the original text.
+
+:func:`predict_documents` is the project's batched inference over whole notes: all windows of all
+notes are sorted by length and run in batches with dynamic padding.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from clinical_ner.documents import Document, Span
+from clinical_ner.labels import split_words
+from clinical_ner.windows import make_windows, special_affixes, tokenize_documents
+
+
+def fill_untokenized(tags: list[str], has_token: Sequence[bool]) -> int:
+    """Give words that produced no sub-token (e.g. a lone control character) a tag: ``I-X``
+    when both neighbours are inside the same entity X, else ``O``. Returns how many were filled.
+    """
+    n = 0
+    for i, ok in enumerate(has_token):
+        if ok:
+            continue
+        n += 1
+        prev = tags[i - 1] if i > 0 else "O"
+        nxt = next((tags[j] for j in range(i + 1, len(tags)) if has_token[j]), "O")
+        if prev != "O" and nxt.startswith("I-") and nxt[2:] == prev[2:]:
+            tags[i] = "I-" + prev[2:]
+        else:
+            tags[i] = "O"
+    return n
+
+
+def merge_window_predictions(n_words: int, window_preds: Sequence[tuple[Sequence[int],
+                             Sequence[int], np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Merge per-window predictions into one class id per word.
+
+    ``window_preds`` holds, per window, ``(word_index, centrality, class_ids)`` aligned by
+    position (word_index -1 = no word starts there). For each word the prediction from the
+    window where it is most central wins (ties: the earlier window). Returns ``(class_ids,
+    has_prediction)``, arrays of length ``n_words``; words never seen get class 0.
+    """
+    best = np.full(n_words, -2, dtype=np.int64)
+    out = np.zeros(n_words, dtype=np.int64)
+    for word_index, centrality, classes in window_preds:
+        for w, c, k in zip(word_index, centrality, classes):
+            if w >= 0 and c > best[w]:
+                best[w], out[w] = c, k
+    return out, best > -2
+
+
+@torch.inference_mode()
+def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int, str], *,
+                      max_seq_length: int = 256, doc_stride: int = 64, batch_size: int = 32,
+                      span_label_of=lambda ent: ent, device=None) -> list[list[Span]]:
+    """Predict spans for whole notes.
+
+    ``texts``: the notes; ``id2label``: class id -> IOB2 tag (``config.id2label``);
+    ``span_label_of``: entity type -> span label (e.g. ``"DOCTOR"`` -> ``"NAME/DOCTOR"``).
+    Returns, per note, spans with character offsets into that note. No note is truncated.
+    """
+    from clinical_ner.labels import bio_to_spans
+
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    words = [split_words(t) for t in texts]
+    toks = tokenize_documents(tokenizer, texts, words)
+    affixes = special_affixes(tokenizer)
+    windows = [w for i, td in enumerate(toks)
+               for w in make_windows(tokenizer, td, max_seq_length, doc_stride, doc_index=i,
+                                     affixes=affixes)]
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i]["input_ids"]))
+    per_doc: list[list] = [[] for _ in texts]
+    pad = tokenizer.pad_token_id or 0
+    for b in range(0, len(order), batch_size):
+        batch = [windows[i] for i in order[b : b + batch_size]]
+        width = max(len(w["input_ids"]) for w in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, w in enumerate(batch):
+            ids[r, : len(w["input_ids"])] = torch.tensor(w["input_ids"])
+            mask[r, : len(w["input_ids"])] = 1
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        classes = logits.argmax(-1).cpu().numpy()
+        for r, w in enumerate(batch):
+            n = len(w["input_ids"])
+            per_doc[w["doc_index"]].append((w["word_index"], w["centrality"], classes[r, :n]))
+    if was_training:
+        model.train()
+    results = []
+    for i, text in enumerate(texts):
+        cls, seen = merge_window_predictions(len(words[i]), per_doc[i])
+        tags = [id2label[int(k)] for k in cls]
+        fill_untokenized(tags, seen)
+        results.append(bio_to_spans(words[i], tags, span_label_of))
+    return results
+
+
+def predict_corpus(model, tokenizer, docs: Sequence[Document], task, **kwargs) -> list[Document]:
+    """Predict every document with :func:`predict_documents`; returns documents with the same
+    id and text and the predicted spans (task span labels)."""
+    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    spans = predict_documents(model, tokenizer, [d.text for d in docs], id2label,
+                              span_label_of=task.scheme.span_label_of, **kwargs)
+    return [Document(d.id, d.text, tuple(s), dict(d.meta)) for d, s in zip(docs, spans)]

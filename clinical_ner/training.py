@@ -1,0 +1,244 @@
+"""Fine-tuning: argument dataclasses (parsed with ``HfArgumentParser``) and :func:`train`.
+
+The flow: corpus -> documents -> ``DatasetDict`` (labels from the task) -> overlapping token windows
+-> ``Trainer`` (dynamic padding, length grouping, best checkpoint chosen on the dev split by
+document-level strict span F1) -> model folder with the real ``id2label`` -> scores on dev and
+test written to ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from clinical_ner.documents import Document
+
+logger = logging.getLogger("clinical_ner")
+
+
+@dataclass
+class ModelArguments:
+    """Which pretrained model to fine-tune."""
+
+    model_name_or_path: str = field(default="minilm", metadata={
+        "help": "Alias (distilbert, bert, biobert, clinicalbert, minilm), local folder or Hub id."})
+
+
+@dataclass
+class DataArguments:
+    """Which corpus, task and windowing."""
+
+    data_dir: str = field(default=None, metadata={
+        "help": "Corpus folder (train/dev/test sub-folders, or one folder split by patient)."})
+    format: str = field(default="i2b2_2014", metadata={"help": "Corpus format (see data_scripts)."})
+    task: str = field(default="phi", metadata={"help": "phi, concepts, medications or a label "
+                                                "map YAML (see clinical_ner.tasks)."})
+    label_granularity: str = field(default="type", metadata={
+        "help": "PHI labels: 'type' (i2b2 2014 TYPE) or 'category'."})
+    max_seq_length: int = field(default=256, metadata={
+        "help": "Window length in sub-tokens, special tokens included."})
+    doc_stride: int = field(default=64, metadata={
+        "help": "Overlap between consecutive windows of a note, in sub-tokens."})
+    negative_window_keep: float = field(default=1.0, metadata={
+        "help": "Fraction of training windows without any entity that are kept (seeded); "
+                "1.0 keeps all. Evaluation always uses every window."})
+    max_train_documents: int = field(default=None, metadata={
+        "help": "Use only the first N training notes (quick runs)."})
+    split_seed: int = field(default=1701, metadata={
+        "help": "Seed of the by-patient split for corpora without split folders."})
+    bootstrap: int = field(default=1000, metadata={
+        "help": "Bootstrap resamples for the final confidence intervals (0 = none)."})
+
+
+#: TrainingArguments defaults that differ from the Trainer's: choose the best checkpoint on dev.
+TRAINING_DEFAULTS = dict(
+    output_dir="runs/default", eval_strategy="epoch", save_strategy="epoch",
+    load_best_model_at_end=True, metric_for_best_model="strict_f1", greater_is_better=True,
+    save_total_limit=2, learning_rate=1e-4, num_train_epochs=3, warmup_steps=0.1,
+    per_device_train_batch_size=16, per_device_eval_batch_size=32, weight_decay=0.01,
+    logging_steps=50, report_to="none", train_sampling_strategy="group_by_length",
+    seed=42, save_only_model=True,
+)
+
+
+def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels=True):
+    """Documents -> training windows (dicts with input_ids, attention_mask, labels, length).
+
+    Words are split at the gold span boundaries; the first sub-token of each word carries its
+    IOB2 class id (index in ``task.scheme.bio_labels``).
+    """
+    from clinical_ner.windows import make_windows, special_affixes, tokenize_documents
+
+    label_id = {lab: i for i, lab in enumerate(task.scheme.bio_labels)}
+    words_tags = [task.words_and_tags(d) for d in docs]
+    toks = tokenize_documents(tokenizer, [d.text for d in docs], [w for w, _ in words_tags])
+    affixes = special_affixes(tokenizer)
+    out = []
+    for i, (td, (_, tags)) in enumerate(zip(toks, words_tags)):
+        labels = [label_id[t] for t in tags] if with_labels else None
+        for w in make_windows(tokenizer, td, max_seq_length, doc_stride, labels, i, affixes):
+            out.append({"input_ids": w["input_ids"], "attention_mask": w["attention_mask"],
+                        "labels": w["labels"], "length": len(w["input_ids"])})
+    return out
+
+
+def keep_negative_windows(windows: list[dict], keep: float, seed: int) -> list[dict]:
+    """Keep every window with an entity and a seeded fraction ``keep`` of the others."""
+    if keep >= 1.0:
+        return windows
+    rng = random.Random(seed)
+    return [w for w in windows
+            if any(lab > 0 for lab in w["labels"]) or rng.random() < keep]
+
+
+def _span_eval_trainer():
+    from transformers import Trainer
+
+    class SpanEvalTrainer(Trainer):
+        """A Trainer whose ``evaluate`` predicts whole dev notes (windows merged per word) and
+        reports document-level span measures (``eval_strict_f1`` chooses the best checkpoint)."""
+
+        def __init__(self, *args, eval_documents=None, task=None, window_args=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.eval_documents, self.task, self.window_args = eval_documents, task, window_args
+
+        def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+            from clinical_ner.evaluation import score_documents
+            from clinical_ner.inference import predict_corpus
+
+            start = time.time()
+            model = self.accelerator.unwrap_model(self.model)
+            preds = predict_corpus(model, self.processing_class, self.eval_documents, self.task,
+                                   batch_size=self.args.per_device_eval_batch_size,
+                                   **self.window_args)
+            res = score_documents(self.eval_documents, preds, self.task.metric_scheme)
+            metrics = {f"{metric_key_prefix}_strict_f1": res["strict"]["micro"]["f1"],
+                       f"{metric_key_prefix}_strict_precision": res["strict"]["micro"]["precision"],
+                       f"{metric_key_prefix}_strict_recall": res["strict"]["micro"]["recall"],
+                       f"{metric_key_prefix}_runtime": round(time.time() - start, 2)}
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control,
+                                                             metrics)
+            return metrics
+
+    return SpanEvalTrainer
+
+
+def check_label_names(id2label: dict) -> None:
+    """Refuse placeholder label names: raises ValueError when any is ``LABEL_<n>``."""
+    bad = [v for v in id2label.values() if str(v).startswith("LABEL_")]
+    if bad:
+        raise ValueError(f"refusing to save a model with placeholder labels {bad[:3]}; "
+                         "id2label must hold the task's IOB2 names")
+
+
+def load_task_data(data_args: DataArguments):
+    """Corpus -> ``(task, splits of documents mapped to the task's labels, DatasetDict,
+    report)``. Raises FormatError/ValueError with the file and record on bad input."""
+    from clinical_ner.tasks import get_task
+    from data_scripts import dataset_documents, load_corpus, to_dataset_dict
+
+    if not data_args.data_dir:
+        raise ValueError("--data_dir is required (a corpus folder)")
+    splits, report = load_corpus(data_args.format, data_args.data_dir,
+                                 split_seed=data_args.split_seed)
+    task = get_task(data_args.task, data_args.format, data_args.label_granularity)
+    dsd = to_dataset_dict(splits, task, report)
+    docs = {name: dataset_documents(ds) for name, ds in dsd.items()}
+    return task, docs, dsd, report
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, training_args) -> dict:
+    """Fine-tune, select on dev, save the best model into ``training_args.output_dir`` and score
+    dev and test. Returns the test metrics (also written to ``metrics.json``).
+
+    Files written to the output folder: model weights (safetensors), tokenizer, ``config.json``
+    (real ``id2label``), ``run_args.json``, ``load_report.json``, ``metrics.json`` (test),
+    ``dev_metrics.json``, ``train_results.json``. None contains note text.
+    """
+    import torch
+    from datasets import Dataset
+    from transformers import DataCollatorForTokenClassification
+
+    from clinical_ner.evaluation import score_documents
+    from clinical_ner.inference import predict_corpus
+    from clinical_ner.models import load_pretrained
+
+    out_dir = Path(training_args.output_dir)
+    task, docs, dsd, report = load_task_data(data_args)
+    for need in ("train", "dev"):
+        if not docs.get(need):
+            raise ValueError(f"{data_args.data_dir}: the {need} split is empty")
+    train_docs: list[Document] = docs["train"][: data_args.max_train_documents]
+    bio = task.scheme.bio_labels
+    id2label = dict(enumerate(bio))
+    check_label_names(id2label)
+    tokenizer, model = load_pretrained(model_args.model_name_or_path, num_labels=len(bio),
+                                       id2label=id2label, label2id={v: k for k, v in
+                                                                    id2label.items()})
+    window_args = dict(max_seq_length=data_args.max_seq_length, doc_stride=data_args.doc_stride)
+    windows = build_windows(tokenizer, train_docs, task, **window_args)
+    n_all = len(windows)
+    windows = keep_negative_windows(windows, data_args.negative_window_keep, training_args.seed)
+    train_ds = Dataset.from_list(windows)
+    dev_probe = Dataset.from_list(build_windows(tokenizer, docs["dev"][:1], task, **window_args))
+    trainer = _span_eval_trainer()(
+        model=model, args=training_args, train_dataset=train_ds, eval_dataset=dev_probe,
+        processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer),
+        eval_documents=docs["dev"], task=task, window_args=window_args)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report.write(out_dir / "load_report.json")
+    start = time.time()
+    result = trainer.train()
+    train_seconds = time.time() - start
+    train_tokens = sum(w["length"] for w in windows) * training_args.num_train_epochs
+    check_label_names(trainer.model.config.id2label)
+    trainer.save_model(str(out_dir))
+    if not trainer.is_world_process_zero():
+        return {}
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    scores = {}
+    for split in ("dev", "test"):
+        if not docs.get(split):
+            continue
+        t0 = time.time()
+        preds = predict_corpus(model, tokenizer, docs[split], task,
+                               batch_size=training_args.per_device_eval_batch_size, **window_args)
+        scores[split] = score_documents(docs[split], preds, task.metric_scheme,
+                                        bootstrap=data_args.bootstrap, seed=training_args.seed)
+        scores[split]["split"] = split
+        scores[split]["inference_seconds"] = round(time.time() - t0, 2)
+    train_results = {
+        "train_seconds": round(train_seconds, 1),
+        "train_windows": len(windows), "train_windows_before_negative_sampling": n_all,
+        "train_documents": len(train_docs),
+        "train_tokens_per_second": round(train_tokens / train_seconds, 1),
+        "epochs": training_args.num_train_epochs, "global_steps": result.global_step,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_dev_strict_f1": trainer.state.best_metric,
+        "device": str(model.device), "torch_threads": torch.get_num_threads(),
+    }
+    (out_dir / "train_results.json").write_text(json.dumps(train_results, indent=2) + "\n")
+    run_args = {"model": asdict(model_args), "data": asdict(data_args),
+                "training": {k: v for k, v in training_args.to_dict().items()
+                             if "token" not in k}}
+    (out_dir / "run_args.json").write_text(json.dumps(run_args, indent=2, default=str) + "\n")
+    (out_dir / "clinical_ner.json").write_text(json.dumps({
+        "task": data_args.task, "format": data_args.format,
+        "label_granularity": data_args.label_granularity, "metric_scheme": task.metric_scheme,
+        "span_labels": list(task.scheme.span_labels), "max_seq_length": data_args.max_seq_length,
+        "doc_stride": data_args.doc_stride}, indent=2) + "\n")
+    if "dev" in scores:
+        (out_dir / "dev_metrics.json").write_text(json.dumps(scores["dev"], indent=2) + "\n")
+    final = scores.get("test") or scores.get("dev")
+    (out_dir / "metrics.json").write_text(json.dumps(final, indent=2) + "\n")
+    return final
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)

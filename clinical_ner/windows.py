@@ -1,0 +1,117 @@
+"""Token windows: words -> fast-tokenizer sub-tokens -> overlapping windows, never truncated.
+
+The first sub-token of a word carries the word's label; the other sub-tokens and the special
+tokens carry -100 (ignored by the loss). A note longer than ``max_seq_length`` is cut into windows
+of at most ``max_seq_length`` tokens (special tokens included) that overlap by ``doc_stride``
+sub-tokens, so every sub-token is in at least one window (the meaning of ``stride`` in Hugging Face
+tokenizers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+IGNORE = -100
+
+
+@dataclass
+class TokenizedDoc:
+    """One note's sub-tokens: ``ids[i]`` belongs to word ``word_of[i]``; ``first[i]`` is True on a
+    word's first sub-token. ``n_words`` counts all words, also those with no sub-token."""
+
+    ids: list[int]
+    word_of: list[int]
+    first: list[bool]
+    n_words: int
+
+
+def tokenize_documents(tokenizer, texts: Sequence[str], words: Sequence[Sequence[tuple[int, int]]]
+                       ) -> list[TokenizedDoc]:
+    """Tokenize each document's words (``(start, end)`` character offsets into its text) with a
+    fast tokenizer, in one batched call, without special tokens and without truncation.
+
+    Raises ValueError when the tokenizer is not a fast one (word ids are needed).
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("a fast (Rust) tokenizer is needed for word alignment")
+    word_strs = [[t[s:e] for s, e in ws] for t, ws in zip(texts, words)]
+    nonempty = [i for i, w in enumerate(word_strs) if w]
+    out = [TokenizedDoc([], [], [], 0) for _ in texts]
+    if not nonempty:
+        return out
+    enc = tokenizer([word_strs[i] for i in nonempty], is_split_into_words=True,
+                    add_special_tokens=False, truncation=False, verbose=False)
+    for j, i in enumerate(nonempty):
+        wid = enc.word_ids(j)
+        first = [k == 0 or wid[k] != wid[k - 1] for k in range(len(wid))]
+        out[i] = TokenizedDoc(list(enc["input_ids"][j]), list(wid), first, len(word_strs[i]))
+    return out
+
+
+def window_starts(n_tokens: int, content_len: int, stride: int) -> list[int]:
+    """Start offsets (in sub-tokens) of windows of ``content_len`` sub-tokens overlapping by
+    ``stride``, covering ``n_tokens``. Raises ValueError unless ``0 <= stride < content_len``."""
+    if not 0 <= stride < content_len:
+        raise ValueError(f"doc_stride ({stride}) must be >= 0 and < the window content "
+                         f"length ({content_len})")
+    starts = [0]
+    while starts[-1] + content_len < n_tokens:
+        starts.append(starts[-1] + content_len - stride)
+    return starts
+
+
+def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
+    """The special token ids a tokenizer puts before and after one sequence (e.g. ``[CLS]`` and
+    ``[SEP]`` for BERT), found by encoding a probe word with and without special tokens."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for i in range(len(full) - len(plain) + 1):
+        if full[i : i + len(plain)] == plain:
+            return list(full[:i]), list(full[i + len(plain) :])
+    raise ValueError("cannot locate the special tokens this tokenizer adds")
+
+
+def make_windows(tokenizer, doc: TokenizedDoc, max_seq_length: int, doc_stride: int,
+                 word_labels: Sequence[int] | None = None, doc_index: int = 0,
+                 affixes: tuple[list[int], list[int]] | None = None) -> list[dict]:
+    """Cut one tokenized note into model inputs.
+
+    Returns a list of dicts with ``input_ids`` and ``attention_mask`` (lists of ints, length at
+    most ``max_seq_length``), ``labels`` (class id on first sub-tokens when ``word_labels`` is
+    given, else omitted; -100 elsewhere), and for inference ``word_index`` (the word a first
+    sub-token starts, -1 elsewhere), ``centrality`` (distance to the nearer window edge, in
+    sub-tokens) and ``doc_index``. ``affixes`` caches :func:`special_affixes`.
+    """
+    prefix, suffix = affixes or special_affixes(tokenizer)
+    content_len = max_seq_length - len(prefix) - len(suffix)
+    windows = []
+    for s in window_starts(len(doc.ids), content_len, doc_stride):
+        chunk = doc.ids[s : s + content_len]
+        ids = prefix + chunk + suffix
+        special = [1] * len(prefix) + [0] * len(chunk) + [1] * len(suffix)
+        word_index, labels, centrality = [], [], []
+        k = s
+        n = len(chunk)
+        for m in special:
+            if m:
+                word_index.append(-1)
+                labels.append(IGNORE)
+                centrality.append(-1)
+                continue
+            pos = k - s
+            if doc.first[k]:
+                w = doc.word_of[k]
+                word_index.append(w)
+                labels.append(word_labels[w] if word_labels is not None else IGNORE)
+            else:
+                word_index.append(-1)
+                labels.append(IGNORE)
+            centrality.append(min(pos, n - 1 - pos))
+            k += 1
+        win = {"input_ids": ids, "attention_mask": [1] * len(ids), "word_index": word_index,
+               "centrality": centrality, "doc_index": doc_index}
+        if word_labels is not None:
+            win["labels"] = labels
+        windows.append(win)
+    return windows

@@ -1,0 +1,130 @@
+"""Corpus loaders: corpus files -> :class:`~clinical_ner.documents.Document` lists per split ->
+``datasets.DatasetDict``.
+
+Each format module reads files into documents and records problems in a
+:class:`~clinical_ner.documents.LoadReport`; :func:`load_corpus` finds the splits and
+:func:`to_dataset_dict` turns them into a ``DatasetDict`` with ``ClassLabel`` features.
+CLI: ``python -m data_scripts FORMAT DIR --report REPORT.json [--dump DOCS.jsonl]``.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from clinical_ner.documents import Document, FormatError, LoadReport
+from data_scripts import i2b2_2014
+
+SPLIT_NAMES = {"train": "train", "dev": "dev", "valid": "dev", "validation": "dev", "test": "test"}
+
+
+def _read_i2b2_2014(path: Path, report: LoadReport, **_) -> list[Document]:
+    return i2b2_2014.read_folder(path, report)
+
+
+#: format name -> reader(path, report, **options) -> documents of one split folder or file.
+READERS = {"i2b2_2014": _read_i2b2_2014}
+
+
+def split_by_group(
+    docs: list[Document], seed: int = 1701, ratios=(0.7, 0.1, 0.2)
+) -> dict[str, list[Document]]:
+    """Seeded split of documents into train/dev/test by ``doc.meta["patient"]`` when present
+    (no patient in two splits), else by document. ``ratios`` are fractions of the groups."""
+    groups: dict[str, list[Document]] = {}
+    for d in docs:
+        groups.setdefault(d.meta.get("patient") or d.id, []).append(d)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    n_train = round(ratios[0] * len(keys))
+    n_dev = round(ratios[1] * len(keys))
+    parts = {"train": keys[:n_train], "dev": keys[n_train : n_train + n_dev],
+             "test": keys[n_train + n_dev :]}
+    return {name: [d for k in ks for d in groups[k]] for name, ks in parts.items()}
+
+
+def load_corpus(
+    fmt: str, path: str | Path, *, split_seed: int = 1701, **options
+) -> tuple[dict[str, list[Document]], LoadReport]:
+    """Load a corpus folder into ``{split: [Document]}`` and its :class:`LoadReport`.
+
+    When ``path`` holds ``train``/``dev`` (or ``valid``/``validation``)/``test`` sub-folders those
+    are the splits (the corpus split); otherwise every document is read and split by patient
+    (ids ``PPP-RR``) or document with ``split_seed``, and the report records how.
+    Raises FormatError for an unknown format or a missing path.
+    """
+    if fmt not in READERS:
+        raise FormatError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"{path}: no such file or folder")
+    report = LoadReport(format=fmt)
+    reader = READERS[fmt]
+    subdirs = {SPLIT_NAMES[p.name]: p for p in sorted(path.iterdir())
+               if p.is_dir() and p.name in SPLIT_NAMES} if path.is_dir() else {}
+    if subdirs:
+        splits = {name: reader(p, report, **options) for name, p in subdirs.items()}
+        report.splits = {"method": "corpus folders",
+                         "documents": {k: len(v) for k, v in splits.items()}}
+    else:
+        docs = reader(path, report, **options)
+        splits = split_by_group(docs, seed=split_seed)
+        report.splits = {"method": f"seeded split by patient/document (seed {split_seed}, "
+                                   "70/10/20 % of groups)",
+                         "documents": {k: len(v) for k, v in splits.items()}}
+    return splits, report
+
+
+def to_dataset_dict(splits: dict[str, list[Document]], task, report: LoadReport | None = None):
+    """Documents per split -> ``datasets.DatasetDict`` with explicit ``Features``.
+
+    Columns: ``id``, ``text``, ``spans`` (``start``, ``end``, ``label`` as ``ClassLabel`` over the
+    task's span labels), ``word_starts``/``word_ends`` (character offsets of the words) and
+    ``ner_tags`` (``ClassLabel`` over the task's IOB2 labels, one per word). Label names thus travel
+    with the data into ``config.id2label``. Spans with labels outside the task are reported in
+    ``report``; ``report.round_trip_spans`` counts spans that BIO-decode back exactly.
+    """
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    scheme = task.scheme
+    features = Features({
+        "id": Value("string"),
+        "text": Value("string"),
+        "spans": [{"start": Value("int32"), "end": Value("int32"),
+                   "label": ClassLabel(names=list(scheme.span_labels))}],
+        "word_starts": Sequence(Value("int32")),
+        "word_ends": Sequence(Value("int32")),
+        "ner_tags": Sequence(ClassLabel(names=scheme.bio_labels)),
+    })
+    out, round_trip = {}, 0
+    for name, docs in splits.items():
+        rows = []
+        for doc in docs:
+            doc = task.map_document(doc, report)
+            words, tags = task.words_and_tags(doc)
+            decoded = task.decode(words, tags)
+            round_trip += len(set(decoded) & set(doc.spans))
+            if report is not None and set(decoded) != set(doc.spans):
+                for s in set(doc.spans) - set(decoded):
+                    report.problem(file=doc.meta.get("file", ""), record=doc.id, start=s.start,
+                                   end=s.end, problem="no_round_trip: span does not survive "
+                                   "span -> BIO -> span", action="reported")
+            rows.append({"id": doc.id, "text": doc.text,
+                         "spans": [{"start": s.start, "end": s.end, "label": s.label}
+                                   for s in doc.spans],
+                         "word_starts": [w[0] for w in words], "word_ends": [w[1] for w in words],
+                         "ner_tags": tags})
+        out[name] = Dataset.from_list(rows, features=features)
+    if report is not None:
+        report.round_trip_spans = round_trip
+    return DatasetDict(out)
+
+
+def dataset_documents(ds) -> list[Document]:
+    """The documents (text and spans with their label names) back from one split of
+    :func:`to_dataset_dict`."""
+    from clinical_ner.documents import Span
+
+    names = ds.features["spans"].feature["label"].names
+    return [Document(r["id"], r["text"], tuple(Span(s["start"], s["end"], names[s["label"]])
+                                                for s in r["spans"])) for r in ds]
