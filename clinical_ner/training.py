@@ -53,6 +53,12 @@ class DataArguments:
         "help": "Seed of the by-patient split for corpora without split folders."})
     bootstrap: int = field(default=1000, metadata={
         "help": "Bootstrap resamples for the final confidence intervals (0 = none)."})
+    discontinuous: str = field(default="join", metadata={
+        "help": "brat discontinuous spans: join (first start to last end, as the n2c2 2018 "
+                "scorer), split (one span per fragment) or drop; all counted in the report.",
+        "choices": ["join", "split", "drop"]})
+    strip_report_end: bool = field(default=False, metadata={
+        "help": "i2b2 2006: cut each note before its final '[ report_end ]' marker."})
 
 
 #: TrainingArguments defaults that differ from the Trainer's: choose the best checkpoint on dev.
@@ -145,9 +151,13 @@ def load_task_data(data_args: DataArguments):
 
     if not data_args.data_dir:
         raise ValueError("--data_dir is required (a corpus folder)")
-    splits, report = load_corpus(data_args.format, data_args.data_dir,
-                                 split_seed=data_args.split_seed)
     task = get_task(data_args.task, data_args.format, data_args.label_granularity)
+    # labels: spans of labels outside the task are counted and left out *before* the overlap
+    # policy, so they cannot make a task span lose an overlap.
+    splits, report = load_corpus(data_args.format, data_args.data_dir,
+                                 split_seed=data_args.split_seed, labels=task.corpus_labels,
+                                 discontinuous=data_args.discontinuous,
+                                 strip_report_end=data_args.strip_report_end)
     dsd = to_dataset_dict(splits, task, report)
     docs = {name: dataset_documents(ds) for name, ds in dsd.items()}
     return task, docs, dsd, report

@@ -13,17 +13,45 @@ import random
 from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport
-from data_scripts import i2b2_2014
+from data_scripts import brat, conll, i2b2_2006, i2b2_2010, i2b2_2014, jsonl
 
-SPLIT_NAMES = {"train": "train", "dev": "dev", "valid": "dev", "validation": "dev", "test": "test"}
+SPLIT_NAMES = {"train": "train", "dev": "dev", "devel": "dev", "valid": "dev",
+               "validation": "dev", "test": "test"}
 
 
 def _read_i2b2_2014(path: Path, report: LoadReport, **_) -> list[Document]:
     return i2b2_2014.read_folder(path, report)
 
 
+def _read_i2b2_2006(path: Path, report: LoadReport, *, strip_report_end: bool = False,
+                    labels=None, **_) -> list[Document]:
+    return i2b2_2006.read_path(path, report, strip_report_end=strip_report_end, labels=labels)
+
+
+def _read_i2b2_2010(path: Path, report: LoadReport, *, labels=None, **_) -> list[Document]:
+    return i2b2_2010.read_folder(path, report, labels=labels)
+
+
+def _read_brat(path: Path, report: LoadReport, *, discontinuous: str = "join", labels=None,
+               **_) -> list[Document]:
+    return brat.read_folder(path, report, discontinuous=discontinuous, labels=labels)
+
+
+def _read_conll(path: Path, report: LoadReport, *, labels=None, **_) -> list[Document]:
+    return conll.read_path(path, report, labels=labels)
+
+
+def _read_jsonl(path: Path, report: LoadReport, *, labels=None, **_) -> list[Document]:
+    return jsonl.read_path(path, report, labels=labels)
+
+
 #: format name -> reader(path, report, **options) -> documents of one split folder or file.
-READERS = {"i2b2_2014": _read_i2b2_2014}
+#: Options every reader accepts (and ignores when they do not apply): ``labels`` (native labels
+#: to keep before the span policy, None = all), ``discontinuous`` (brat: join|split|drop),
+#: ``strip_report_end`` (i2b2 2006).
+READERS = {"i2b2_2014": _read_i2b2_2014, "i2b2_2006": _read_i2b2_2006,
+           "i2b2_2010": _read_i2b2_2010, "brat": _read_brat, "conll": _read_conll,
+           "jsonl": _read_jsonl}
 
 
 def split_by_group(
@@ -43,15 +71,41 @@ def split_by_group(
     return {name: [d for k in ks for d in groups[k]] for name, ks in parts.items()}
 
 
+def carve_dev(docs: list[Document], seed: int = 1701, fraction: float = 0.1
+              ) -> tuple[list[Document], list[Document]]:
+    """Seeded ``(train, dev)`` split of a corpus train split without a dev split: ``fraction``
+    of the groups (patients where ``doc.meta["patient"]`` is set, else documents), at least one
+    when there are two or more groups, go to dev. Order within each part is kept."""
+    groups: dict[str, list[Document]] = {}
+    for d in docs:
+        groups.setdefault(d.meta.get("patient") or d.id, []).append(d)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    n_dev = max(1, round(fraction * len(keys))) if len(keys) > 1 else 0
+    dev_keys = set(keys[:n_dev])
+    return ([d for d in docs if (d.meta.get("patient") or d.id) not in dev_keys],
+            [d for d in docs if (d.meta.get("patient") or d.id) in dev_keys])
+
+
 def load_corpus(
     fmt: str, path: str | Path, *, split_seed: int = 1701, **options
 ) -> tuple[dict[str, list[Document]], LoadReport]:
-    """Load a corpus folder into ``{split: [Document]}`` and its :class:`LoadReport`.
+    """Load a corpus folder (or file) into ``{split: [Document]}`` and its :class:`LoadReport`.
 
-    When ``path`` holds ``train``/``dev`` (or ``valid``/``validation``)/``test`` sub-folders those
-    are the splits (the corpus split); otherwise every document is read and split by patient
-    (ids ``PPP-RR``) or document with ``split_seed``, and the report records how.
-    Raises FormatError for an unknown format or a missing path.
+    Splits, in order of preference (recorded in ``report.splits``):
+
+    1. ``path`` holds ``train``/``dev`` (or ``devel``/``valid``/``validation``)/``test``
+       sub-folders: those are the splits (the corpus split);
+    2. every document's file names its split (``doc.meta["split"]``: e.g. ``train.tsv``,
+       ``deid_surrogate_train_all_version2.xml``): those are the splits;
+    3. otherwise every document is read and split 70/10/20 by patient (ids ``PPP-RR``) or
+       document with ``split_seed``.
+
+    A corpus split with a train but no dev split gets a seeded dev part (10 % of the train
+    groups, :func:`carve_dev`). ``options`` go to the format's reader (``labels``,
+    ``discontinuous``, ``strip_report_end``; see :data:`READERS`).
+    Raises FormatError for an unknown format, a missing path, or files of which only some name
+    a split.
     """
     if fmt not in READERS:
         raise FormatError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
@@ -64,14 +118,28 @@ def load_corpus(
                if p.is_dir() and p.name in SPLIT_NAMES} if path.is_dir() else {}
     if subdirs:
         splits = {name: reader(p, report, **options) for name, p in subdirs.items()}
-        report.splits = {"method": "corpus folders",
-                         "documents": {k: len(v) for k, v in splits.items()}}
+        method = "corpus folders"
     else:
         docs = reader(path, report, **options)
-        splits = split_by_group(docs, seed=split_seed)
-        report.splits = {"method": f"seeded split by patient/document (seed {split_seed}, "
-                                   "70/10/20 % of groups)",
-                         "documents": {k: len(v) for k, v in splits.items()}}
+        named = [d.meta.get("split") for d in docs]
+        if docs and all(named):
+            splits = {}
+            for d in docs:
+                splits.setdefault(d.meta["split"], []).append(d)
+            method = "corpus files (the split named in each file name)"
+        elif any(named):
+            odd = next(d for d in docs if not d.meta.get("split"))
+            raise FormatError(f"{path}: some files name a split (train/dev/test) but "
+                              f"{odd.meta.get('file', odd.id)} does not")
+        else:
+            splits = split_by_group(docs, seed=split_seed)
+            method = (f"seeded split by patient/document (seed {split_seed}, 70/10/20 % of "
+                      "groups)")
+    if splits.get("train") and not splits.get("dev") and not method.startswith("seeded"):
+        splits["train"], splits["dev"] = carve_dev(splits["train"], seed=split_seed)
+        method += (f"; no dev split in the corpus: seeded dev = 10 % of the train "
+                   f"patients/documents (seed {split_seed})")
+    report.splits = {"method": method, "documents": {k: len(v) for k, v in splits.items()}}
     return splits, report
 
 
