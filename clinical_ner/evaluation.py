@@ -1,20 +1,93 @@
 """Score predicted documents against gold documents: official span measures, seqeval strict,
 and per-type support counts. Writes nothing that contains note text.
+
+Besides :func:`score_documents` (used by training and by ``eval_ner.py``), this module holds the
+three ways ``eval_ner.py`` gets its predictions (:class:`EvalArguments` says which):
+
+* ``--model DIR --data_dir DIR --split test``: a saved ``train_ner.py`` model predicts one split
+  with the task and window settings of its run (:func:`evaluate_model`);
+* ``--gold DIR --pred DIR``: two folders of files in the same format (:func:`evaluate_folders`);
+* ``--gold DIR --compare A B``: a paired significance test of two prediction folders on the same
+  documents (:func:`compare_folders`).
+
+Output files are written by :mod:`clinical_ner.report` and :mod:`clinical_ner.predictions`.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from clinical_ner.documents import Document
+from clinical_ner.documents import Document, FormatError, LoadReport
 from clinical_ner.labels import spans_to_bio, split_words
+
+logger = logging.getLogger("clinical_ner")
+
+#: Confidence level of every interval ``eval_ner.py`` reports.
+CONFIDENCE = 0.95
 
 
 def word_level_tags(gold: Document, pred: Document) -> tuple[list[str], list[str]]:
     """IOB2 tags of gold and predicted spans over the same words (split at every gold and
-    predicted span boundary), for seqeval. Labels are the span labels."""
+    predicted span boundary), for seqeval. Labels are the span labels.
+
+    Raises ValueError naming the document when spans of one side overlap.
+    """
     words = split_words(gold.text, gold.spans + pred.spans)
-    return spans_to_bio(words, gold.spans), spans_to_bio(words, pred.spans)
+    tags = []
+    for side, doc in (("gold", gold), ("predicted", pred)):
+        try:
+            tags.append(spans_to_bio(words, doc.spans))
+        except ValueError as exc:
+            raise ValueError(f"document {gold.id!r}: {side} spans overlap, seqeval needs "
+                             f"non-overlapping spans: {exc}") from exc
+    return tags[0], tags[1]
+
+
+def first_difference(a: str, b: str) -> int:
+    """Index of the first character where ``a`` and ``b`` differ (``min(len)`` when one is a
+    prefix of the other; ``len(a)`` when equal)."""
+    return len(os.path.commonprefix([a, b]))
+
+
+def _where(doc: Document) -> str:
+    file = doc.meta.get("file") if doc.meta else None
+    return f"document {doc.id!r}" + (f" (file {file})" if file else "")
+
+
+def check_predictions(gold_docs: Sequence[Document], pred_docs: Sequence[Document]) -> list[str]:
+    """Check that predictions belong to the gold documents and copy their text exactly.
+
+    Returns the ids of gold documents without a prediction (they are scored as predicting
+    nothing). Raises ValueError naming the document (and file) when a predicted document has no
+    gold document, an id occurs twice on one side, or a predicted text differs from the gold text
+    (with the first differing character offset): the official scorer asserts the same.
+    """
+    gold_by_id: dict[str, Document] = {}
+    for g in gold_docs:
+        if g.id in gold_by_id:
+            raise ValueError(f"gold {_where(g)} occurs twice (also {_where(gold_by_id[g.id])})")
+        gold_by_id[g.id] = g
+    seen: dict[str, Document] = {}
+    for p in pred_docs:
+        if p.id in seen:
+            raise ValueError(f"predicted {_where(p)} occurs twice (also {_where(seen[p.id])})")
+        seen[p.id] = p
+        g = gold_by_id.get(p.id)
+        if g is None:
+            raise ValueError(f"prediction for {_where(p)} has no gold document")
+        if g.text != p.text:
+            i = first_difference(g.text, p.text)
+            raise ValueError(
+                f"predicted {_where(p)}: text differs from the gold text at character offset {i} "
+                f"(gold {len(g.text)} characters, predicted {len(p.text)}); predictions must copy "
+                "the gold text exactly (the official i2b2 scorer asserts the same)")
+    return [g.id for g in gold_docs if g.id not in seen]
 
 
 def score_documents(gold_docs: Sequence[Document], pred_docs: Sequence[Document],
@@ -24,24 +97,19 @@ def score_documents(gold_docs: Sequence[Document], pred_docs: Sequence[Document]
     level keys, e.g. ``result["strict"]["micro"]["f1"]``), ``seqeval`` (strict IOB2, plus
     ``seqeval_lenient`` when asked) and ``documents``/``gold_spans``/``pred_spans`` counts.
 
-    Raises ValueError when a predicted document id has no gold document or texts differ.
+    A gold document without a prediction is scored as predicting nothing. Raises ValueError (see
+    :func:`check_predictions`) when a predicted document id has no gold document or texts differ.
     """
     from clinical_ner.metrics import evaluate_spans, seqeval_scores
 
-    gold_by_id = {d.id: d for d in gold_docs}
-    for p in pred_docs:
-        g = gold_by_id.get(p.id)
-        if g is None:
-            raise ValueError(f"prediction for document {p.id!r} has no gold document")
-        if g.text != p.text:
-            raise ValueError(f"document {p.id!r}: predicted text differs from the gold text")
+    check_predictions(gold_docs, pred_docs)
     pred_by_id = {d.id: d for d in pred_docs}
     preds = [pred_by_id.get(g.id, Document(g.id, g.text)) for g in gold_docs]
     result = evaluate_spans(
         {g.id: g.spans for g in gold_docs}, {p.id: p.spans for p in preds},
         {g.id: g.text for g in gold_docs}, scheme=metric_scheme, bootstrap=bootstrap, seed=seed,
-        hipaa_include_idnum=hipaa_include_idnum)
-    pairs = [word_level_tags(g, p) for g, p in zip(gold_docs, preds)]
+        hipaa_include_idnum=hipaa_include_idnum, confidence=CONFIDENCE)
+    pairs = [word_level_tags(g, p) for g, p in zip(gold_docs, preds, strict=True)]
     true_tags, pred_tags = [t for t, _ in pairs], [p for _, p in pairs]
     result["seqeval"] = seqeval_scores(true_tags, pred_tags)
     if seqeval_lenient:
@@ -50,3 +118,365 @@ def score_documents(gold_docs: Sequence[Document], pred_docs: Sequence[Document]
     result["gold_spans"] = sum(len(g.spans) for g in gold_docs)
     result["pred_spans"] = sum(len(p.spans) for p in preds)
     return result
+
+
+# --------------------------------------------------------------------------------- arguments
+
+
+@dataclass
+class EvalArguments:
+    """Arguments of ``eval_ner.py``. Exactly one mode: ``--model`` (with ``--data_dir``),
+    ``--gold`` with ``--pred``, or ``--gold`` with ``--compare A B``."""
+
+    model: str = field(default=None, metadata={
+        "help": "Model folder written by train_ner.py (task and window settings are read from "
+                "its clinical_ner.json; flags given here override them)."})
+    data_dir: str = field(default=None, metadata={
+        "help": "Corpus folder for --model (default: the data_dir of the run)."})
+    split: str = field(default="test", metadata={"help": "Split to score with --model."})
+    gold: str = field(default=None, metadata={
+        "help": "Gold folder/file (every document in it is scored; split sub-folders are "
+                "merged)."})
+    pred: str = field(default=None, metadata={
+        "help": "Prediction folder/file in the same format as --gold."})
+    compare: list[str] = field(default=None, metadata={
+        "help": "Two prediction folders A B to compare on the --gold documents (paired test)."})
+    compare_method: str = field(default="bootstrap", metadata={
+        "help": "Paired test of --compare: 'bootstrap' (paired bootstrap) or 'randomization' "
+                "(approximate randomization)."})
+    format: str = field(default=None, metadata={
+        "help": "Corpus format (i2b2_2014, brat, jsonl, ...; default: the run's, else "
+                "i2b2_2014)."})
+    output_dir: str = field(default=None, metadata={
+        "help": "Where metrics.json, report.md, confusion.png and errors.local.* go (default "
+                "with --model: MODEL/eval_SPLIT; without: nothing is written)."})
+    metric_scheme: str = field(default=None, metadata={
+        "help": "i2b2_2014 or concepts (default: the task's with --model; for --gold/--pred "
+                "i2b2_2014 for i2b2_2014/i2b2_2006 files or CATEGORY/TYPE labels, else "
+                "concepts)."})
+    task: str = field(default=None, metadata={"help": "Task (default: the run's)."})
+    label_granularity: str = field(default=None, metadata={
+        "help": "PHI labels 'type' or 'category' (default: the run's)."})
+    max_seq_length: int = field(default=None, metadata={
+        "help": "Window length in sub-tokens (default: the run's)."})
+    doc_stride: int = field(default=None, metadata={
+        "help": "Window overlap in sub-tokens (default: the run's)."})
+    split_seed: int = field(default=None, metadata={
+        "help": "Seed of the by-patient split of a corpus without split folders (default: the "
+                "run's, else 1701)."})
+    discontinuous: str = field(default=None, metadata={
+        "help": "brat discontinuous spans: join, split or drop (default: the run's with --model, "
+                "the reader's default otherwise)."})
+    batch_size: int = field(default=32, metadata={"help": "Inference batch size (windows)."})
+    device: str = field(default=None, metadata={
+        "help": "Inference device (default: cuda when available, else cpu)."})
+    bootstrap: int = field(default=1000, metadata={
+        "help": "Bootstrap resamples for the 95% CIs and the paired test (0 = no CIs)."})
+    seed: int = field(default=12345, metadata={"help": "Seed of the bootstrap/randomization."})
+    hipaa_include_idnum: bool = field(default=False, metadata={
+        "help": "Count ID/IDNUM as HIPAA (the official script leaves it out: its pattern "
+                "'IDNUM ' has a trailing space)."})
+    seqeval_lenient: bool = field(default=False, metadata={
+        "help": "Also report seqeval's lenient default mode (conlleval-like), labelled so."})
+    write_predictions: bool = field(default=False, metadata={
+        "help": "With --model: write predictions in the corpus format (i2b2 2014 XML, brat, "
+                "else JSONL). They contain note text."})
+    predictions_dir: str = field(default=None, metadata={
+        "help": "Where --write_predictions writes (default OUTPUT_DIR/predictions)."})
+    write_errors: bool = field(default=True, metadata={
+        "help": "Write errors.local.jsonl/.md (false positives/negatives WITH note text, for "
+                "local use only)."})
+    error_context: int = field(default=40, metadata={
+        "help": "Characters of note text each side of an error in errors.local.*."})
+
+
+def _mode(args: EvalArguments) -> str:
+    given = [name for name, v in (("--model", args.model), ("--pred", args.pred),
+                                  ("--compare", args.compare)) if v]
+    if len(given) != 1:
+        raise ValueError("give exactly one of --model DIR, --gold DIR --pred DIR, or --gold DIR "
+                         f"--compare A B (got {', '.join(given) or 'none'})")
+    if args.model:
+        if args.gold:
+            raise ValueError("--gold is for --pred/--compare; with --model use --data_dir")
+        return "model"
+    if not args.gold:
+        raise ValueError(f"{given[0]} needs --gold DIR (the gold files)")
+    if args.compare and len(args.compare) != 2:
+        raise ValueError(f"--compare takes two prediction folders A B, got {len(args.compare)}")
+    if args.compare_method not in ("bootstrap", "randomization"):
+        raise ValueError(f"--compare_method must be bootstrap or randomization, not "
+                         f"{args.compare_method!r}")
+    return "compare" if args.compare else "folders"
+
+
+# ------------------------------------------------------------------------------------ loading
+
+
+def load_documents(fmt: str, path: str | Path, **options) -> tuple[list[Document], LoadReport]:
+    """Every document of a corpus folder or file, sorted by id, and its load report.
+
+    Uses :func:`data_scripts.load_corpus` (so any registered format works) and merges the splits
+    it returns: a folder without split sub-folders gives all its documents (not the by-patient
+    split), a folder with ``train``/``dev``/``test`` sub-folders gives all of them.
+    ``report.splits`` says so. Raises FormatError for an unknown format, a missing path, a bad
+    file, or an id that occurs twice.
+    """
+    from data_scripts import load_corpus
+
+    splits, report = load_corpus(fmt, path, **options)
+    docs: dict[str, Document] = {}
+    for split_docs in splits.values():
+        for d in split_docs:
+            if d.id in docs:
+                raise FormatError(f"{path}: document id {d.id!r} occurs twice "
+                                  f"({_where(docs[d.id])} and {_where(d)})")
+            docs[d.id] = d
+    method = report.splits.get("method", "")
+    report.splits = {"method": "all documents" + (" of the corpus folders" if method ==
+                                                  "corpus folders" else ""),
+                     "documents": {"all": len(docs)}}
+    return [docs[k] for k in sorted(docs)], report
+
+
+def auto_metric_scheme(fmt: str, docs: Sequence[Document]) -> str:
+    """The measures for ``--gold``/``--pred`` without ``--metric_scheme``: ``"i2b2_2014"`` for
+    i2b2 2014/2006 PHI files or when every gold label is ``CATEGORY/TYPE``, else
+    ``"concepts"``."""
+    if fmt in ("i2b2_2014", "i2b2_2006"):
+        return "i2b2_2014"
+    labels = {s.label for d in docs for s in d.spans}
+    return "i2b2_2014" if labels and all("/" in lab for lab in labels) else "concepts"
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{path}: not JSON: {exc}") from exc
+
+
+#: Settings ``--model`` reads from the run's ``clinical_ner.json`` (CLI flags override them).
+SAVED_SETTINGS = ("task", "format", "label_granularity", "max_seq_length", "doc_stride")
+#: Flags of :class:`EvalArguments` that override the run's data settings when given.
+OVERRIDES = SAVED_SETTINGS + ("data_dir", "split_seed", "discontinuous")
+
+
+def model_settings(args: EvalArguments):
+    """The :class:`clinical_ner.training.DataArguments` to score ``--model`` with, as training.
+
+    Precedence: flags given on the command line (:data:`OVERRIDES`), then
+    ``MODEL/clinical_ner.json`` (:data:`SAVED_SETTINGS`), then the ``data`` block of
+    ``MODEL/run_args.json`` (data_dir, split_seed, discontinuous, ...), then the DataArguments
+    defaults. Raises FormatError when the model folder is missing or a settings file is not
+    JSON, ValueError when no corpus folder is known.
+    """
+    from dataclasses import fields
+
+    from clinical_ner.training import DataArguments
+
+    model = Path(args.model)
+    if not model.is_dir():
+        raise FormatError(f"--model {model}: no such model folder")
+    known = {f.name for f in fields(DataArguments)}
+    values = {k: v for k, v in _read_json(model / "run_args.json").get("data", {}).items()
+              if k in known}
+    saved = _read_json(model / "clinical_ner.json")
+    values.update({k: saved[k] for k in SAVED_SETTINGS if saved.get(k) is not None})
+    values.update({k: getattr(args, k) for k in OVERRIDES
+                   if k in known and getattr(args, k, None) is not None})
+    data_args = DataArguments(**values)
+    if not data_args.data_dir:
+        raise ValueError("--model needs --data_dir (the run records none)")
+    return data_args
+
+
+# ---------------------------------------------------------------------------------- the modes
+
+
+def _settings(args: EvalArguments, mode: str, **extra) -> dict:
+    out = {"mode": mode, **extra,
+           "hipaa_include_idnum": args.hipaa_include_idnum,
+           "bootstrap": args.bootstrap, "seed": args.seed, "confidence": CONFIDENCE,
+           "seqeval_mode": "strict IOB2" + (" (+ lenient)" if args.seqeval_lenient else "")}
+    return out
+
+
+def _reader_options(args: EvalArguments) -> dict:
+    return {"discontinuous": args.discontinuous} if args.discontinuous else {}
+
+
+def _problems(report: LoadReport) -> int:
+    return len(report.problems)
+
+
+def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Document], dict]:
+    """Predict one split with a saved model and score it as training does.
+
+    The corpus is read and mapped to the task's labels by
+    :func:`clinical_ner.training.load_task_data` with the run's settings
+    (:func:`model_settings`), then the model predicts whole notes with the run's windows and
+    :func:`score_documents` scores them. Returns ``(metrics, gold_docs, pred_docs, info)``;
+    ``metrics`` adds ``split``, ``inference_seconds`` and ``evaluation`` (the settings used);
+    ``info`` holds the load report. Raises FormatError/ValueError naming the file, split or
+    label problem.
+    """
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from clinical_ner.inference import predict_corpus
+    from clinical_ner.training import load_task_data
+
+    st = model_settings(args)
+    task, docs, _, report = load_task_data(st)
+    gold = docs.get(args.split)
+    if not gold:
+        have = ", ".join(f"{k} ({len(v)})" for k, v in docs.items())
+        raise ValueError(f"{st.data_dir}: split {args.split!r} is missing or empty "
+                         f"(splits: {have})")
+    scheme = args.metric_scheme or task.metric_scheme
+    if args.write_predictions:
+        from clinical_ner.predictions import check_writable, prediction_format
+
+        check_writable(prediction_format(st.format), task.scheme.span_labels)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = AutoModelForTokenClassification.from_pretrained(args.model)
+    id2label = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if id2label != task.scheme.bio_labels:
+        raise ValueError(
+            f"model {args.model} predicts {len(id2label)} labels ({', '.join(id2label[:4])}, ...) "
+            f"but task {st.task!r} with label_granularity {st.label_granularity!r} expects "
+            f"{len(task.scheme.bio_labels)} ({', '.join(task.scheme.bio_labels[:4])}, ...): "
+            "pass the --task/--label_granularity the model was trained with")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    t0 = time.time()
+    preds = predict_corpus(model, tokenizer, gold, task, max_seq_length=st.max_seq_length,
+                           doc_stride=st.doc_stride, batch_size=args.batch_size)
+    seconds = round(time.time() - t0, 2)
+    metrics = score_documents(gold, preds, scheme, bootstrap=args.bootstrap, seed=args.seed,
+                              hipaa_include_idnum=args.hipaa_include_idnum,
+                              seqeval_lenient=args.seqeval_lenient)
+    metrics["split"] = args.split
+    metrics["inference_seconds"] = seconds
+    extra = {k: getattr(st, k) for k in ("discontinuous",) if hasattr(st, k)}
+    metrics["evaluation"] = _settings(
+        args, "model", model=str(args.model), data_dir=str(st.data_dir), split=args.split,
+        format=st.format, task=st.task, label_granularity=st.label_granularity,
+        max_seq_length=st.max_seq_length, doc_stride=st.doc_stride, split_seed=st.split_seed,
+        **extra, metric_scheme=scheme, device=device, gold_load_problems=_problems(report))
+    return metrics, gold, preds, {"gold_report": report}
+
+
+def evaluate_folders(args: EvalArguments) -> tuple[dict, list[Document], list[Document], dict]:
+    """Score saved prediction files (``--pred``) against gold files (``--gold``), both read
+    with the ``--format`` loader (all documents, no split).
+
+    Prediction files pass the same loader checks as gold files: anything changed or dropped is
+    in the pred load report (and counted in ``evaluation.pred_load_problems``). A gold document
+    without a prediction file is scored as predicting nothing and counted in
+    ``evaluation.documents_without_prediction``. Returns ``(metrics, gold_docs, pred_docs,
+    info)``. Raises FormatError/ValueError naming the file, record and offset.
+    """
+    fmt = args.format or "i2b2_2014"
+    gold, gold_report = load_documents(fmt, args.gold, **_reader_options(args))
+    pred, pred_report = load_documents(fmt, args.pred, **_reader_options(args))
+    missing = check_predictions(gold, pred)
+    if missing:
+        logger.warning("%d of %d gold documents have no prediction file (scored as predicting "
+                       "nothing), e.g. %s", len(missing), len(gold), ", ".join(missing[:3]))
+    if pred_report.problems:
+        logger.warning("%d problems while reading the predictions (see pred_load_report.json)",
+                       len(pred_report.problems))
+    scheme = args.metric_scheme or auto_metric_scheme(fmt, gold)
+    metrics = score_documents(gold, pred, scheme, bootstrap=args.bootstrap, seed=args.seed,
+                              hipaa_include_idnum=args.hipaa_include_idnum,
+                              seqeval_lenient=args.seqeval_lenient)
+    metrics["evaluation"] = _settings(
+        args, "folders", gold=str(args.gold), pred=str(args.pred), format=fmt,
+        metric_scheme=scheme, documents_without_prediction=len(missing),
+        gold_load_problems=_problems(gold_report), pred_load_problems=_problems(pred_report))
+    return metrics, gold, pred, {"gold_report": gold_report, "pred_report": pred_report}
+
+
+def compare_folders(args: EvalArguments) -> dict:
+    """Paired test of two prediction folders (``--compare A B``) on the ``--gold`` documents.
+
+    For every headline measure of the scheme (i2b2_2014: strict, relaxed, token, the HIPAA and
+    binary measures; concepts: exact, inexact) runs :func:`clinical_ner.metrics.paired_test`
+    with ``--compare_method``, ``--bootstrap`` resamples/trials and ``--seed``: micro F1 of A and
+    B, the difference B - A with its 95% paired-bootstrap CI, and the p-value. Returns
+    ``{"evaluation": settings, "measures": {measure: result}}``. Raises ValueError when
+    ``--bootstrap`` is 0 or a prediction does not match the gold documents.
+    """
+    from clinical_ner.metrics import CONCEPT_MEASURES, I2B2_2014_MEASURES, paired_test
+
+    if args.bootstrap < 1:
+        raise ValueError("--compare needs --bootstrap N > 0 (resamples or randomization trials)")
+    fmt = args.format or "i2b2_2014"
+    gold, gold_report = load_documents(fmt, args.gold, **_reader_options(args))
+    systems, missing = [], []
+    for path in args.compare:
+        docs, _ = load_documents(fmt, path, **_reader_options(args))
+        missing.append(len(check_predictions(gold, docs)))
+        systems.append({d.id: d.spans for d in docs})
+    scheme = args.metric_scheme or auto_metric_scheme(fmt, gold)
+    measures = I2B2_2014_MEASURES if scheme == "i2b2_2014" else CONCEPT_MEASURES[:2]
+    gold_spans = {d.id: d.spans for d in gold}
+    texts = {d.id: d.text for d in gold}
+    out = {}
+    for m in measures:
+        out[m] = paired_test(gold_spans, systems[0], systems[1], texts, measure=m,
+                             n=args.bootstrap, seed=args.seed, method=args.compare_method,
+                             confidence=CONFIDENCE, hipaa_include_idnum=args.hipaa_include_idnum)
+    settings = _settings(args, "compare", gold=str(args.gold), a=str(args.compare[0]),
+                         b=str(args.compare[1]), format=fmt, metric_scheme=scheme,
+                         method=args.compare_method,
+                         documents_without_prediction={"a": missing[0], "b": missing[1]},
+                         gold_load_problems=_problems(gold_report))
+    return {"evaluation": settings, "measures": out}
+
+
+def run_evaluation(args: EvalArguments) -> dict:
+    """Run the mode ``args`` asks for and write its outputs; returns the metrics (or, for
+    ``--compare``, the comparison).
+
+    With an output folder: ``metrics.json``, ``report.md``, ``confusion.png``,
+    ``confusion.json``, ``load_report.json`` (+ ``pred_load_report.json``) and, unless
+    ``--write_errors false``, ``errors.local.jsonl``/``errors.local.md`` (note text, local use
+    only); ``--compare`` writes ``comparison.json`` and ``report.md``; ``--write_predictions``
+    writes the predictions (note text). Raises ValueError/FormatError for bad arguments or input.
+    """
+    from clinical_ner import report as rep
+
+    mode = _mode(args)
+    out_dir = args.output_dir
+    if mode == "model" and not out_dir:
+        out_dir = str(Path(args.model) / f"eval_{args.split}")
+    if mode == "compare":
+        comparison = compare_folders(args)
+        if out_dir:
+            rep.write_comparison_outputs(out_dir, comparison)
+        return comparison
+    if mode == "model":
+        metrics, gold, pred, info = evaluate_model(args)
+    else:
+        metrics, gold, pred, info = evaluate_folders(args)
+    if not out_dir:
+        logger.info("no --output_dir: scores are printed, nothing is written")
+        return metrics
+    predictions = None
+    if mode == "model" and args.write_predictions:
+        from clinical_ner.predictions import prediction_format, write_predictions
+
+        fmt = metrics["evaluation"]["format"]
+        pred_dir = args.predictions_dir or str(Path(out_dir) / "predictions")
+        predictions = write_predictions(pred, prediction_format(fmt), pred_dir)
+        metrics["evaluation"]["predictions"] = {k: v for k, v in predictions.items()
+                                                if k != "paths"}
+    rep.write_evaluation_outputs(
+        out_dir, metrics, gold, pred, reports=info, write_errors=args.write_errors,
+        error_context=args.error_context, predictions=predictions)
+    return metrics

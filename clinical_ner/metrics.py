@@ -352,7 +352,7 @@ def micro_scores(matches: Iterable[DocMatch]) -> dict:
     return prf(tp, fp, fn)
 
 
-def macro_scores(matches: Iterable[DocMatch]) -> dict:
+def macro_scores(matches: Iterable[DocMatch], *, skip_empty: bool = False) -> dict:
     """Macro scores: mean and population SD (ddof=0) of per-document precision and recall.
 
     Per document, 0/0 gives 0 (so an empty document, or one without predictions, scores P=0 and
@@ -361,10 +361,17 @@ def macro_scores(matches: Iterable[DocMatch]) -> dict:
     recall, f1, precision_sd, recall_sd, f1_doc_mean, documents}``; all zeros with no documents.
     Source: ``macro_precision``/``macro_recall`` of kotfic/i2b2_evaluation_scripts v1.2.1/master
     (formats.md §1.5).
+
+    ``skip_empty=True`` (NOT the official definition; reported as ``macro_nonempty`` by
+    :func:`summarize`) leaves out documents with no gold and no predicted key (tp = fp = fn = 0),
+    so a perfect system scores 1.0 on a corpus where many notes hold no PHI; ``documents`` then
+    counts only the documents kept.
     """
     ps, rs, fs = [], [], []
     for m in matches:
         tp, fp, fn = len(m.tp), len(m.fp), len(m.fn)
+        if skip_empty and tp + fp + fn == 0:
+            continue
         ps.append(_div(tp, tp + fp))
         rs.append(_div(tp, tp + fn))
         fs.append(_f1(ps[-1], rs[-1]))
@@ -409,8 +416,12 @@ def grouped_scores(matches: Iterable[DocMatch], key: Callable[[str], str] = type
 
 
 def summarize(matches: Mapping[str, DocMatch], *, labelled: bool = True) -> dict:
-    """``{"micro", "macro", "per_type", "per_category"}`` for one measure's per-document matches.
+    """``{"micro", "macro", "macro_nonempty", "per_type", "per_category"}`` for one measure's
+    per-document matches.
 
+    ``macro`` is the official definition (every document counts; 0/0 gives 0);
+    ``macro_nonempty`` is the same over documents with at least one gold or predicted key
+    (:func:`macro_scores` with ``skip_empty=True``; not an official measure).
     ``labelled=False`` (binary measures, whose keys carry no label) leaves ``per_type`` and
     ``per_category`` empty. Sources as in :func:`micro_scores`, :func:`macro_scores`,
     :func:`grouped_scores`.
@@ -419,6 +430,7 @@ def summarize(matches: Mapping[str, DocMatch], *, labelled: bool = True) -> dict
     return {
         "micro": micro_scores(docs),
         "macro": macro_scores(docs),
+        "macro_nonempty": macro_scores(docs, skip_empty=True),
         "per_type": grouped_scores(docs, type_of) if labelled else {},
         "per_category": grouped_scores(docs, category_of) if labelled else {},
     }
@@ -575,7 +587,8 @@ def evaluate_spans(
     seed: int = 12345,
     confidence: float = 0.95,
 ) -> dict:
-    """Score predicted spans against gold: ``{measure: {micro, macro, per_type, per_category}}``.
+    """Score predicted spans against gold:
+    ``{measure: {micro, macro, macro_nonempty, per_type, per_category}}``.
 
     Inputs: ``gold``/``pred`` map document id -> spans; ``texts`` maps document id -> text (only
     needed for token measures). Documents are the union of gold and pred ids; a missing side is
@@ -593,6 +606,9 @@ def evaluate_spans(
       overlapping system spans is NOT reproduced, they count as FP), and strict (a copy of exact,
       so ``result["strict"]["micro"]["f1"]`` works for every scheme). Macro uses the i2b2 2014
       definition; ``macro.f1_doc_mean`` is the n2c2-style mean of per-document F1.
+
+    Every measure also has ``macro_nonempty`` (macro over documents with at least one gold or
+    predicted key; not official, see :func:`summarize`).
 
     ``micro`` has precision, recall, f1, tp, fp, fn; with ``bootstrap > 0`` also ``f1_ci = [low,
     high]`` (:func:`bootstrap_f1_ci` with ``bootstrap`` resamples, ``seed``, ``confidence``).

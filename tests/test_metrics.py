@@ -276,6 +276,67 @@ def test_empty_document_and_document_without_predictions():
     assert count_matrix(matches).tolist() == [[0, 0, 0], [0, 0, 2], [1, 0, 0], [0, 1, 0]]
 
 
+def test_macro_nonempty_leaves_out_empty_documents():
+    # the documents of the test above: ok P = R = 1; empty (no gold, no pred) is left out;
+    # nopred P = R = 0; onlypred P = R = 0 -> P = R = 1/3 over 3 documents (official: 1/4 over 4)
+    gold = {
+        "ok": [Span(0, 3, "AGE/AGE")],
+        "empty": [],
+        "nopred": [Span(0, 3, "AGE/AGE"), Span(5, 9, "DATE/DATE")],
+    }
+    pred = {"ok": [Span(0, 3, "AGE/AGE")], "empty": [], "onlypred": [Span(1, 2, "AGE/AGE")]}
+    r = evaluate_spans(gold, pred)
+    ne = r["strict"]["macro_nonempty"]
+    assert (ne["precision"], ne["recall"], ne["documents"]) == (approx(1 / 3), approx(1 / 3), 3)
+    assert ne["f1"] == approx(1 / 3)
+    assert r["strict"]["macro"]["documents"] == 4
+    assert macro_scores([], skip_empty=True)["documents"] == 0
+    # a perfect system on notes where most hold no span: official macro P = 1/3, non-empty 1
+    perfect = {"a": [Span(0, 3, "AGE/AGE")], "b": [], "c": []}
+    r = evaluate_spans(perfect, perfect)
+    assert r["strict"]["macro"]["precision"] == approx(1 / 3)
+    assert r["strict"]["macro_nonempty"]["precision"] == 1.0
+
+
+def test_every_i2b2_measure_on_one_note():
+    text = "Mr. John Smith-Jones seen by Dr. Lee on 4/10/87, ID 12345."
+
+    def at(s: str, label: str, extra: int = 0) -> Span:
+        i = text.index(s)
+        return Span(i, i + len(s) + extra, label)
+
+    gold = {"d": [at("John Smith-Jones", "NAME/PATIENT"), at("Lee", "NAME/DOCTOR"),
+                  at("4/10/87", "DATE/DATE"), at("12345", "ID/IDNUM")]}
+    pred = {"d": [
+        at("John Smith", "NAME/PATIENT"),  # same start, end 6 short: not even relaxed
+        at("Lee", "NAME/PATIENT"),         # same offsets, wrong type
+        at("4/10/87", "DATE/DATE", 1),     # "4/10/87," end +1: relaxed only
+        at("12345", "ID/IDNUM"),           # exact (but IDNUM is not HIPAA by default)
+    ]}
+    r = evaluate_spans(gold, pred, {"d": text})
+    # gold tokens: John Smith Jones (PATIENT) Lee (DOCTOR) 4 10 87 (DATE) 12345 (IDNUM) = 8
+    # pred tokens: John Smith (PATIENT) Lee (PATIENT) 4 10 87 (DATE; "," is no token) 12345 = 7
+    assert micro(r, "strict") == (1, 3, 3)         # 12345
+    assert micro(r, "relaxed") == (2, 2, 2)        # 12345, 4/10/87~4/10/87,
+    assert micro(r, "token") == (6, 1, 2)          # fp Lee/PATIENT; fn Jones, Lee/DOCTOR
+    assert micro(r, "hipaa_strict") == (0, 3, 2)   # gold PATIENT, DATE; pred 2 PATIENT, DATE
+    assert micro(r, "hipaa_relaxed") == (1, 2, 1)
+    assert micro(r, "hipaa_token") == (5, 1, 1)    # John Smith 4 10 87; fp Lee; fn Jones
+    assert micro(r, "binary_strict") == (2, 2, 2)  # Lee and 12345 offsets agree
+    assert micro(r, "binary_token") == (7, 0, 1)   # only Jones missed
+    # token: P = 6/7, R = 6/8, F1 = 2*6/(2*6 + 1 + 2) = 12/15
+    assert r["token"]["micro"]["f1"] == approx(12 / 15)
+    assert r["hipaa_token"]["micro"]["f1"] == approx(10 / 12)
+    assert r["token"]["per_type"]["PATIENT"] == {
+        "precision": approx(2 / 3), "recall": approx(2 / 3), "f1": approx(2 / 3),
+        "tp": 2, "fp": 1, "fn": 1, "support": 3}
+    assert r["relaxed"]["per_category"]["NAME"]["fp"] == 2
+    r2 = evaluate_spans(gold, pred, {"d": text}, hipaa_include_idnum=True)
+    assert micro(r2, "hipaa_strict") == (1, 3, 2)
+    assert micro(r2, "hipaa_token") == (6, 1, 1)
+    assert micro(r2, "strict") == micro(r, "strict")
+
+
 def test_token_measures_on_hyphenated_name():
     text = "Seen by Dr. John Smith-Jones today."
     s = text.index("Dr.")
