@@ -102,8 +102,9 @@ def load_corpus(
        document with ``split_seed``.
 
     A corpus split with a train but no dev split gets a seeded dev part (10 % of the train
-    groups, :func:`carve_dev`). ``options`` go to the format's reader (``labels``,
-    ``discontinuous``, ``strip_report_end``; see :data:`READERS`).
+    groups, :func:`carve_dev`). Empty splits are left out of the returned dict (their 0 stays in
+    ``report.splits``). ``options`` go to the format's reader (``labels``, ``discontinuous``,
+    ``strip_report_end``; see :data:`READERS`).
     Raises FormatError for an unknown format, a missing path, or files of which only some name
     a split.
     """
@@ -140,7 +141,8 @@ def load_corpus(
         method += (f"; no dev split in the corpus: seeded dev = 10 % of the train "
                    f"patients/documents (seed {split_seed})")
     report.splits = {"method": method, "documents": {k: len(v) for k, v in splits.items()}}
-    return splits, report
+    # an empty split (a seeded split of very few documents) is recorded above but not returned
+    return {k: v for k, v in splits.items() if v}, report
 
 
 def to_dataset_dict(splits: dict[str, list[Document]], task, report: LoadReport | None = None):
