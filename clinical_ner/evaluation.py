@@ -143,7 +143,7 @@ class EvalArguments:
         "help": "Two prediction folders A B to compare on the --gold documents (paired test)."})
     compare_method: str = field(default="bootstrap", metadata={
         "help": "Paired test of --compare: 'bootstrap' (paired bootstrap) or 'randomization' "
-                "(approximate randomization)."})
+                "(approximate randomization).", "choices": ["bootstrap", "randomization"]})
     format: str = field(default=None, metadata={
         "help": "Corpus format (i2b2_2014, brat, jsonl, ...; default: the run's, else "
                 "i2b2_2014)."})
@@ -153,7 +153,7 @@ class EvalArguments:
     metric_scheme: str = field(default=None, metadata={
         "help": "i2b2_2014 or concepts (default: the task's with --model; for --gold/--pred "
                 "i2b2_2014 for i2b2_2014/i2b2_2006 files or CATEGORY/TYPE labels, else "
-                "concepts)."})
+                "concepts).", "choices": ["i2b2_2014", "concepts"]})
     task: str = field(default=None, metadata={"help": "Task (default: the run's)."})
     label_granularity: str = field(default=None, metadata={
         "help": "PHI labels 'type' or 'category' (default: the run's)."})
@@ -166,12 +166,12 @@ class EvalArguments:
                 "run's, else 1701)."})
     discontinuous: str = field(default=None, metadata={
         "help": "brat discontinuous spans: join, split or drop (default: the run's with --model, "
-                "the reader's default otherwise)."})
+                "the reader's default otherwise).", "choices": ["join", "split", "drop"]})
     batch_size: int = field(default=32, metadata={"help": "Inference batch size (windows)."})
     device: str = field(default=None, metadata={
         "help": "Inference device (default: cuda when available, else cpu)."})
     bootstrap: int = field(default=1000, metadata={
-        "help": "Bootstrap resamples for the 95% CIs and the paired test (0 = no CIs)."})
+        "help": "Bootstrap resamples for the 95%% CIs and the paired test (0 = no CIs)."})
     seed: int = field(default=12345, metadata={"help": "Seed of the bootstrap/randomization."})
     hipaa_include_idnum: bool = field(default=False, metadata={
         "help": "Count ID/IDNUM as HIPAA (the official script leaves it out: its pattern "
@@ -202,6 +202,9 @@ def _mode(args: EvalArguments) -> str:
         return "model"
     if not args.gold:
         raise ValueError(f"{given[0]} needs --gold DIR (the gold files)")
+    if args.write_predictions:
+        raise ValueError("--write_predictions is for --model (with --pred the predictions are "
+                         "already files)")
     if args.compare and len(args.compare) != 2:
         raise ValueError(f"--compare takes two prediction folders A B, got {len(args.compare)}")
     if args.compare_method not in ("bootstrap", "randomization"):

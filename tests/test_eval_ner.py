@@ -147,6 +147,8 @@ def test_cli_argument_errors(tmp_path, capsys):
     assert "--pred needs --gold" in capsys.readouterr().err
     assert run_cli("--gold", DEMO / "test", "--compare", DEMO / "test") == 2
     assert "two prediction folders" in capsys.readouterr().err
+    assert run_cli("--gold", DEMO / "test", "--pred", DEMO / "test", "--write_predictions") == 2
+    assert "--write_predictions is for --model" in capsys.readouterr().err
     assert run_cli("--gold", DEMO / "test", "--pred", tmp_path / "nope") == 2
     assert "nope: no such file or folder" in capsys.readouterr().err
     assert run_cli("--gold", DEMO / "test", "--pred", DEMO / "test", "--format", "xml") == 2
@@ -444,6 +446,13 @@ def test_model_mode_flags_override_run_settings(tiny_phi_run, capsys):
     assert "CATEGORY/TYPE" in capsys.readouterr().err
     assert run_cli("--model", tiny_phi_run, "--data_dir", DEMO, "--split", "valid") == 2
     assert "split 'valid' is missing" in capsys.readouterr().err
+
+
+def test_cli_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli("-h")
+    assert exc.value.code == 0
+    assert "--hipaa_include_idnum" in capsys.readouterr().out
 
 
 def test_eval_arguments_defaults():
