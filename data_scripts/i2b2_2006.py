@@ -50,9 +50,9 @@ def repair(data: bytes, path: Path, report: LoadReport) -> bytes:
         record = ids[-1].decode("utf-8", "replace") if ids else "?"
         line = data.count(b"\n", 0, pos) + 1
         report.problem(file=str(path), record=record, start=None, end=None, action="repaired",
-                       problem=f"repaired_tag: line {line}: <PHI TYPE=\"DATE\">25th of July"
-                               "<PHI TYPE=\"DOCTOR\"> rewritten to <PHI TYPE=\"DATE\">25th of "
-                               "July</PHI> (the known malformed tag, as bigbio does)")
+                       problem=f"repaired_tag: line {line}: the known malformed DATE tag "
+                               "(closed by a stray <PHI TYPE=\"DOCTOR\">) now ends with </PHI>, "
+                               "as bigbio does (no note text in the report)")
         data = data[:pos] + REPAIRED_TAG + data[pos + len(BAD_TAG):]
         pos = data.find(BAD_TAG, pos + len(REPAIRED_TAG))
     return data

@@ -239,6 +239,7 @@ def test_i2b2_2006_malformed_tag_repaired_and_reported(tmp_path):
     kinds = [(p.problem.split(":")[0], p.record, p.action) for p in report.problems]
     assert kinds == [("repaired_tag", "7", "repaired"), ("unknown_label", "8", "kept")]
     assert "line 4" in report.problems[0].problem
+    assert "July" not in json.dumps(report.to_json())  # the report holds no note text
     assert report.counts["i2b2_2006:records_without_report_end"] == 1
 
 
@@ -269,10 +270,11 @@ def test_i2b2_2006_folder_splits_and_untagged_test_copy(tmp_path):
     (tmp_path / "deid_surrogate_test_all_version2.xml").write_text(
         '<ROOT><RECORD ID="3"><TEXT>\nDr. Velt\n</TEXT></RECORD></ROOT>')
     splits, report = load_corpus("i2b2_2006", tmp_path)
+    # train has no dev: seeded dev = max(1, round(10 % of 2 records)) = 1 record; seed 1701
+    # shuffles ["1", "2"] to ["1", "2"], so record 1 goes to dev
     assert {k: [d.id for d in v] for k, v in splits.items()} == {
-        "test": ["3"], "train": ["1"], "dev": ["2"]} or {
-        k: [d.id for d in v] for k, v in splits.items()} == {
         "test": ["3"], "train": ["2"], "dev": ["1"]}
+    assert report.splits["documents"] == {"test": 1, "train": 1, "dev": 1}
     assert splits["test"][0].spans == (Span(5, 9, "DOCTOR"),)
     assert "no dev split in the corpus: seeded dev" in report.splits["method"]
     (p,) = report.problems
