@@ -4,26 +4,38 @@
     python train_ner.py --data_dir DIR --model_name_or_path minilm --output_dir runs/x
     python train_ner.py configs/phi_minilm.yaml          # arguments from a YAML/JSON file
     accelerate launch --config_file accelerate_config.yaml train_ner.py ...
+    python train_ner.py ... --push_to_hub --hub_model_id ORG/NAME [--dry_run]   # then publish
 
-Arguments: ModelArguments and DataArguments (clinical_ner.training) and the Hugging Face
-TrainingArguments, whose defaults here choose the best checkpoint on dev by strict span F1.
+Arguments: ModelArguments and DataArguments (clinical_ner.training), the Hugging Face
+TrainingArguments, whose defaults here choose the best checkpoint on dev by strict span F1, and
+PublishArguments (clinical_ner.hub). With --push_to_hub the Trainer never pushes: the finished
+run is published once, after training, by clinical_ner.hub.publish (checked card and files,
+private repository unless --hub_private false).
 """
 
 import logging
 import sys
 
 from clinical_ner.cli import parse_args, print_scores
-from clinical_ner.training import DataArguments, ModelArguments, TRAINING_DEFAULTS, train
+from clinical_ner.hub import PublishArguments, claim_push, publish
+from clinical_ner.training import TRAINING_DEFAULTS, DataArguments, ModelArguments, train
 
 
 def main(argv=None) -> int:
     from transformers import TrainingArguments
 
-    model_args, data_args, training_args = parse_args(
-        (ModelArguments, DataArguments, TrainingArguments), argv, TRAINING_DEFAULTS)
+    model_args, data_args, training_args, publish_args = parse_args(
+        (ModelArguments, DataArguments, TrainingArguments, PublishArguments), argv,
+        TRAINING_DEFAULTS)
+    # Before the Trainer exists: checks the Hub request, turns push_to_hub off, takes the token.
+    push = claim_push(training_args, publish_args, model_args.model_name_or_path)
     metrics = train(model_args, data_args, training_args)
     if metrics:
         print_scores(metrics, title=f"test scores ({training_args.output_dir})")
+        if push:
+            result = publish(training_args.output_dir, push.hub_model_id, publish_args,
+                             token=push.token)
+            print(result.folder.resolve() if publish_args.dry_run else result.url)
     return 0
 
 
