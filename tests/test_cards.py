@@ -216,3 +216,20 @@ def test_card_shows_the_benchmark_row_of_this_run(tiny_phi_run, tmp_path):
                                               license="apache-2.0",
                                               benchmark=tmp_path / "none.json")))[1]
     assert "No benchmark was recorded for this run" in body
+
+
+def test_model_index_carries_exact_distinct_values(tiny_phi_run, tmp_path):
+    """Non-trivial scores (the tiny run scores mostly zeros) survive the round trip unchanged."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_phi_run, run, ignore=shutil.ignore_patterns("checkpoint-*", "publish"))
+    metrics = _metrics(run)
+    for i, m in enumerate(PHI_MEASURES):
+        metrics[m]["micro"].update(f1=0.1 + i / 97, precision=0.2 + i / 89, recall=0.3 + i / 83)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = str(render_card(run, "example/tiny-phi", license="apache-2.0"))
+    values = model_index_values(text)
+    assert len(values) == 24
+    assert values == {(m, k): metrics[m]["micro"][k] for m in PHI_MEASURES
+                      for k in ("f1", "precision", "recall")}
+    assert values[("hipaa_token", "f1")] == 0.1 + 5 / 97
+    assert f"| hipaa_token | token, HIPAA PHI types only | {0.2 + 5 / 89:.3f} |" in text
