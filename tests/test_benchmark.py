@@ -1,0 +1,232 @@
+"""benchmark.py: parameter counts and disk sizes against hand-computed values, the span comparison,
+and end-to-end runs on tiny configs (architecture-only) and on the tiny fine-tuned run (real mode).
+Speed and memory are measured by benchmark.py, never asserted here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clinical_ner.benchmarking import (
+    ROW_KEYS,
+    BenchmarkArguments,
+    build_arch_model,
+    compare_span_sets,
+    count_parameters,
+    embedding_parameters,
+    overlap_char_ranges,
+    real_config,
+    run_benchmark,
+    run_worker,
+    safetensors_header_length,
+    save_sizes,
+    training_batches,
+)
+from tests.conftest import DEMO
+
+TINY_DISTILBERT = {"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 2,
+                   "max_position_embeddings": 32}
+TINY_BERT = {"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+             "num_attention_heads": 2, "max_position_embeddings": 32}
+
+# By hand, hidden 8, FFN 16, one layer, 32 positions, V words, L labels:
+#   one layer = q,k,v,out 4*(8*8+8)=288 + LayerNorm 16 + FFN (8*16+16)+(16*8+8)=280 + LayerNorm 16
+#             = 600 (DistilBERT and BERT alike)
+#   DistilBERT embeddings = V*8 + 32*8 + LayerNorm 16; BERT adds 2 token types * 8
+#   classifier = 8*L + L
+# V=100, L=5: DistilBERT 800+256+16 + 600 + 45 = 1717; BERT 800+256+16+16 + 600 + 45 = 1733.
+# V=28996 (real vocabulary), L=63 (PHI): DistilBERT 231968+256+16 + 600 + 567 = 233407;
+#                                        BERT      231968+256+16+16 + 600 + 567 = 233423.
+
+
+@pytest.mark.parametrize("alias,overrides,params,embeddings", [
+    ("distilbert", TINY_DISTILBERT, 1717, 1072),
+    ("bert", TINY_BERT, 1733, 1088),
+])
+def test_tiny_params_and_disk_sizes_by_hand(tmp_path, alias, overrides, params, embeddings):
+    model = build_arch_model(alias, 5, dict(overrides, vocab_size=100))
+    assert count_parameters(model) == params
+    assert embedding_parameters(model) == embeddings
+    sizes = save_sizes(model, tmp_path)
+    for dtype, width in (("fp32", 4), ("fp16", 2)):
+        f = tmp_path / dtype / "model.safetensors"
+        header = safetensors_header_length(f)
+        # file = 8-byte header length + JSON header + every parameter at `width` bytes
+        assert sizes[f"disk_bytes_{dtype}"] == f.stat().st_size == 8 + header + width * params
+        assert header < 4096
+        meta = json.loads(f.read_bytes()[8 : 8 + header])
+        tensors = {k: v for k, v in meta.items() if k != "__metadata__"}
+        assert {v["dtype"] for v in tensors.values()} == {"F32" if width == 4 else "F16"}
+        assert sizes[f"disk_mb_{dtype}"] == round(sizes[f"disk_bytes_{dtype}"] / 1e6, 3)
+
+
+def test_real_configs_have_the_base_model_sizes():
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    # bert-base-cased has 108,310,272 parameters with its pooler (590,592, not used for tokens):
+    # 107,719,680 + a 63-label head (768*63+63 = 48,447) = 107,768,127.
+    # distilbert-base-cased has 65,190,912; + 48,447 = 65,239,359.
+    expected = {"distilbert": (65_239_359, 6), "bert": (107_768_127, 12),
+                "biobert": (107_768_127, 12), "clinicalbert": (107_768_127, 12)}
+    for alias, (n, layers) in expected.items():
+        config = real_config(alias, 63)
+        assert config.vocab_size == 28996
+        with torch.device("meta"):
+            model = AutoModelForTokenClassification.from_config(config)
+        assert count_parameters(model) == n, alias
+        assert (config.n_layers if alias == "distilbert" else config.num_hidden_layers) == layers
+
+
+def test_compare_span_sets_counts_and_reasons():
+    ours = [{(0, 3, "DATE"), (10, 14, "DOCTOR")}, {(5, 9, "AGE")}, {(0, 2, "CITY")}]
+    theirs = [{(0, 3, "DATE"), (10, 12, "DOCTOR")}, {(5, 9, "AGE")}, {(0, 2, "CITY"),
+                                                                      (40, 44, "DATE")}]
+    bounds = [({0, 10, 12}, {3, 12, 14}), ({5}, {9}), ({0, 40}, {2, 44})]
+    res = compare_span_sets(ours, theirs, doc_ids=["a", "b", "c"],
+                            overlaps=[[], [], [(38, 41)]], word_bounds=bounds)
+    assert res["spans_ours"] == 4 and res["spans_pipeline"] == 5
+    assert res["spans_in_both"] == 3
+    assert res["spans_only_ours"] == 1 and res["spans_only_pipeline"] == 2
+    assert res["notes_differing"] == 2 and not res["identical"]
+    # note a has one window: its differences are "other"; note c's extra span touches the
+    # two-window region 38..41
+    assert res["differences_by_reason"] == {"other": 2, "window_overlap": 1}
+    assert res["single_window_notes"] == 2 and res["single_window_notes_identical"] == 1
+    assert {e["doc_id"] for e in res["examples"]} == {"a", "c"}
+    same = compare_span_sets(ours, ours, doc_ids=["a", "b", "c"], overlaps=[[], [], []],
+                             word_bounds=bounds)
+    assert same["identical"] and same["spans_in_both"] == 4
+
+
+def test_word_boundary_reason():
+    res = compare_span_sets([set()], [{(0, 5, "DATE")}], doc_ids=["a"], overlaps=[[]],
+                            word_bounds=[({0, 2}, {2, 6})])
+    assert res["differences_by_reason"] == {"word_boundary": 1}
+
+
+def test_overlap_char_ranges_by_hand():
+    from clinical_ner.labels import split_words
+    from clinical_ner.models import ModelNotAvailable, resolve_model
+    from clinical_ner.windows import tokenize_documents
+
+    try:
+        path = resolve_model("minilm")
+    except ModelNotAvailable as exc:
+        pytest.skip(str(exc))
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    text = "the cat sat on the mat and the dog"
+    words = [split_words(text)]
+    toks = tokenize_documents(tok, [text], words)
+    assert len(toks[0].ids) == 9  # one sub-token per word
+    # max_seq_length 6 = [CLS] + 4 + [SEP]; stride 1: windows start at tokens 0, 3, 6, so the
+    # shared tokens are 3 ("on", chars 12-14) and 6 ("and", chars 23-26).
+    assert overlap_char_ranges(tok, toks, words, 6, 1) == [[(12, 14), (23, 26)]]
+    assert overlap_char_ranges(tok, toks, words, 16, 1) == [[]]
+
+
+def test_training_batches_cover_every_window_once():
+    windows = [{"input_ids": [0] * n} for n in (5, 9, 2, 7, 3, 8, 1, 6, 4, 10)]
+    for mode in ("dynamic", "pad_to_max"):
+        batches = training_batches(windows, 4, mode, seed=3)
+        assert [len(b) for b in batches] == [4, 4, 2]
+        assert sorted(i for b in batches for i in b) == list(range(10))
+    with pytest.raises(ValueError):
+        training_batches(windows, 4, "sorted", seed=3)
+
+
+def _tiny_args(tmp_path, tokenizer_dir, **kw) -> BenchmarkArguments:
+    overrides = {"distilbert": TINY_DISTILBERT, "bert-base": TINY_BERT}
+    base = dict(architecture_only=True, models="distilbert,bert,biobert", reference="bert",
+                data_dir=str(DEMO), tokenizer=str(tokenizer_dir),
+                config_overrides=json.dumps(overrides), max_seq_length=32, doc_stride=8,
+                max_documents=3, passes=1, warmup_documents=1, latency_documents=2,
+                train_steps=2, train_documents=4, train_batch_size=4, isolate=False,
+                output_dir=str(tmp_path / "out"))
+    base.update(kw)
+    return BenchmarkArguments(**base)
+
+
+def test_architecture_only_end_to_end_tiny(tmp_path, tiny_base_model):
+    res = run_benchmark(_tiny_args(tmp_path, tiny_base_model))
+    out = tmp_path / "out"
+    for name in ("results.json", "results.md", "inference_time.png", "disk_size.png"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["mode"] == "architecture_only"
+    rows = {r["model"]: r for r in saved["rows"]}
+    assert list(rows) == ["distilbert", "bert", "biobert"]
+    for r in rows.values():
+        assert set(ROW_KEYS) <= set(r) and "error" not in r
+        assert r["f1"] is None and r["f1_ci"] is None and r["train_seconds"] is None
+        assert r["peak_mem_mb"] is None  # not isolated: no per-model peak
+        assert r["documents"] == 3 and r["vocab_size"] == 28996
+        assert r["infer_tokens_per_s"] > 0 and r["train_tokens_per_s"] > 0
+    assert rows["distilbert"]["params"] == 233_407
+    assert rows["bert"]["params"] == 233_423
+    assert rows["biobert"]["same_as"] == "bert"
+    assert rows["biobert"]["params"] == 233_423
+    for m, n in (("distilbert", 233_407), ("bert", 233_423)):
+        extra = rows[m]["disk_bytes_fp32"] - 4 * n  # 8-byte length + JSON header
+        assert 8 < extra < 4096
+        assert 8 < rows[m]["disk_bytes_fp16"] - 2 * n < 4096
+    assert saved["ratios"]["distilbert"]["params"] == round(233_407 / 233_423, 4)
+    assert saved["ratios"]["biobert"]["params"] == 1.0
+    assert saved["side_by_side"]["inference_speedup_vs_pipeline"] is None
+    assert saved["environment"]["versions"]["torch"]
+    assert res["plots"] == ["inference_time.png", "disk_size.png"]
+    md = (out / "results.md").read_text()
+    assert "| distilbert | phi | 0.23 |" in md
+
+
+def test_isolated_worker_reports_peak_memory(tmp_path, tiny_base_model):
+    spec = dict(kind="arch", alias="distilbert", task="phi", format="i2b2_2014",
+                data_dir=str(DEMO), split="test", overrides=TINY_DISTILBERT,
+                tokenizer=str(tiny_base_model), max_documents=2, train_documents=2,
+                max_seq_length=32, doc_stride=8, passes=1, warmup_documents=1,
+                latency_documents=1, eval_batch_size=8, train_batch_size=2, train_steps=1,
+                device="cpu", bf16=False, threads=1, seed=0, bootstrap=0, side_by_side=False)
+    m = run_worker(spec, tmp_path / "worker.log", isolate=True)
+    assert "error" not in m, m.get("error")
+    assert m["params"] == 233_407
+    assert 0 < m["peak_mem_baseline_mb"] <= m["peak_mem_mb"] <= m["train_peak_mem_mb"]
+    assert m["torch_threads"] == 1
+
+
+@pytest.mark.slow
+def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
+    args = BenchmarkArguments(models="tiny", reference="tiny", runs=f"tiny={tiny_phi_run}",
+                              data_dir=str(DEMO), passes=1, warmup_documents=1,
+                              latency_documents=2, train_steps=2, train_documents=6,
+                              bootstrap=20, isolate=False, output_dir=str(tmp_path / "out"))
+    res = run_benchmark(args)
+    row = res["rows"][0]
+    assert "error" not in row, row.get("error")
+    metrics = json.loads((Path(tiny_phi_run) / "metrics.json").read_text())
+    # F1 and CI come from the run's own test scores ...
+    assert row["f1"] == metrics["strict"]["micro"]["f1"]
+    assert row["f1_ci"] == metrics["strict"]["micro"]["f1_ci"]
+    assert row["f1_source"].endswith("metrics.json")
+    # ... and the benchmark's own predictions (same windows, same batch size) give the same F1
+    assert row["f1_benchmark"] == metrics["strict"]["micro"]["f1"]
+    assert row["documents"] == 20 and row["max_seq_length"] == 64 and row["doc_stride"] == 16
+    train = json.loads((Path(tiny_phi_run) / "train_results.json").read_text())
+    assert row["train_seconds"] == train["train_seconds"]
+    sbs = res["side_by_side"]
+    assert sbs["model"] == "tiny"
+    sp = sbs["pipeline"]["spans"]
+    assert sp["notes"] == 20
+    assert sp["spans_in_both"] + sp["spans_only_ours"] == sp["spans_ours"]
+    assert sp["spans_in_both"] + sp["spans_only_pipeline"] == sp["spans_pipeline"]
+    assert sum(sp["differences_by_reason"].values()) == (sp["spans_only_ours"]
+                                                          + sp["spans_only_pipeline"])
+    assert sbs["spans_identical"] == (sp["notes_differing"] == 0)
+    assert sbs["inference_speedup_vs_pipeline"] > 0
+    assert set(sbs["training"]) == {"dynamic", "pad_to_max"}
+    assert sbs["training"]["pad_to_max"]["padded_tokens"] % 64 == 0  # every window padded to 64
+    for name in ("results.json", "results.md", "f1_vs_inference_time.png", "disk_size.png"):
+        assert (tmp_path / "out" / name).is_file(), name
