@@ -1,4 +1,5 @@
-"""clinical-ner: fine-tune, evaluate, benchmark and publish transformer NER models for clinical text.
+"""clinical-ner: fine-tune, evaluate, benchmark and publish transformer NER models for
+clinical text.
 
 The flow, one module per step::
 

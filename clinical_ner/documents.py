@@ -1,21 +1,24 @@
-"""Documents with character spans: the single currency between every step of the flow.
+"""Documents with character spans: the single currency between the steps of the flow.
 
-A :class:`Document` is one clinical note: an id, its exact text (as the corpus reader returns it) and
-a tuple of :class:`Span` objects with 0-based, end-exclusive *code point* offsets into that text.
+A :class:`Document` is one clinical note: an id, its exact text (as the corpus reader returns it)
+and
+a tuple of :class:`Span` objects with 0-based, end-exclusive *code point* offsets into that
+text.
 Loaders report what they could not represent in a :class:`LoadReport` instead of dropping it.
 
 The JSONL interchange format (one note per line) is::
 
-    {"id": "...", "text": "...", "spans": [{"start": 0, "end": 4, "label": "DATE/DATE", "text": "..."}]}
+    {"id": "...", "text": "...",
+     "spans": [{"start": 0, "end": 4, "label": "DATE/DATE", "text": "..."}]}
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 
 class FormatError(ValueError):
@@ -41,7 +44,7 @@ class Span:
         if self.start < 0 or self.end <= self.start:
             raise ValueError(f"empty or negative span [{self.start}, {self.end}) {self.label!r}")
 
-    def overlaps(self, other: "Span") -> bool:
+    def overlaps(self, other: Span) -> bool:
         """True when the two spans share at least one character (labels are ignored)."""
         return self.start < other.end and other.start < self.end
 
@@ -80,7 +83,7 @@ class Document:
         }
 
     @classmethod
-    def from_json(cls, record: dict, where: str = "<record>") -> "Document":
+    def from_json(cls, record: dict, where: str = "<record>") -> Document:
         """Build a document from a JSONL record; checks ``text[start:end] == span["text"]``.
 
         Raises :class:`FormatError` naming ``where``, the id and the offsets on a mismatch.
@@ -133,7 +136,7 @@ def read_jsonl(path: str | Path) -> Iterator[Document]:
 
 @dataclass
 class Problem:
-    """One thing a loader could not represent as given: file, record, offsets, what and what was done."""
+    """One thing a loader could not represent as given: file, record, offsets, what happened."""
 
     file: str
     record: str
@@ -215,7 +218,7 @@ def resolve_spans(
     2. leading/trailing whitespace is trimmed (``trimmed_whitespace``); a span of only whitespace is
        dropped (``whitespace_only``);
     3. exact duplicates (same start, end and label) collapse into one (``duplicate``);
-    4. overlapping spans: the longest is kept, then the earliest, then the label that sorts first;
+    4. overlapping spans: the longest is kept, then the earliest, then the label sorting first;
        the others are dropped (``overlap``), naming the span they lost to.
 
     Returns the kept spans sorted by (start, end, label).
@@ -226,7 +229,8 @@ def resolve_spans(
     def note(s: Span | tuple, what: str, action: str) -> None:
         if report is not None:
             start, end = (s.start, s.end) if isinstance(s, Span) else s
-            report.problem(file=file, record=record, start=start, end=end, problem=what, action=action)
+            report.problem(file=file, record=record, start=start, end=end, problem=what,
+                           action=action)
 
     candidates = []
     for s in spans:

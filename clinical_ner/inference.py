@@ -7,7 +7,7 @@ notes are sorted by length and run in batches with dynamic padding.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -93,7 +93,7 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
     if was_training:
         model.train()
     results = []
-    for i, text in enumerate(texts):
+    for i in range(len(texts)):
         cls, seen = merge_window_predictions(len(words[i]), per_doc[i])
         tags = [id2label[int(k)] for k in cls]
         fill_untokenized(tags, seen)

@@ -27,6 +27,10 @@ class ModelArguments:
 
     model_name_or_path: str = field(default="minilm", metadata={
         "help": "Alias (distilbert, bert, biobert, clinicalbert, minilm), local folder or Hub id."})
+    head_learning_rate: float = field(default=3e-3, metadata={
+        "help": "Learning rate of the newly initialised classification head (the encoder uses "
+                "--learning_rate). A randomly initialised head trained at the encoder's rate "
+                "learns slowly and first collapses to 'O' everywhere; 0 = same as the encoder."})
 
 
 @dataclass
@@ -109,9 +113,31 @@ def _span_eval_trainer():
         """A Trainer whose ``evaluate`` predicts whole dev notes (windows merged per word) and
         reports document-level span measures (``eval_strict_f1`` chooses the best checkpoint)."""
 
-        def __init__(self, *args, eval_documents=None, task=None, window_args=None, **kwargs):
+        def __init__(self, *args, eval_documents=None, task=None, window_args=None,
+                     head_learning_rate=0.0, **kwargs):
             super().__init__(*args, **kwargs)
             self.eval_documents, self.task, self.window_args = eval_documents, task, window_args
+            self.head_learning_rate = head_learning_rate
+
+        def create_optimizer(self, model=None):
+            """The Trainer's AdamW with one more group: the classification head at
+            ``head_learning_rate`` (weight decay as the Trainer sets it)."""
+            opt_model = self.model if model is None else model
+            if self.optimizer is None and self.head_learning_rate:
+                decay = set(self.get_decay_parameter_names(opt_model))
+                head = classifier_parameter_names(opt_model)
+                groups = {}
+                for n, p in opt_model.named_parameters():
+                    if not p.requires_grad:
+                        continue
+                    key = (n in head, n in decay)
+                    groups.setdefault(key, []).append(p)
+                params = [{"params": ps, "weight_decay": self.args.weight_decay if dec else 0.0,
+                           **({"lr": self.head_learning_rate} if is_head else {})}
+                          for (is_head, dec), ps in groups.items()]
+                cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+                self.optimizer = cls(params, **kwargs)
+            return super().create_optimizer(model)
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
             from clinical_ner.evaluation import score_documents
@@ -133,6 +159,11 @@ def _span_eval_trainer():
             return metrics
 
     return SpanEvalTrainer
+
+
+def classifier_parameter_names(model) -> set[str]:
+    """Names of the token-classification head's parameters (``classifier.*``)."""
+    return {n for n, _ in model.named_parameters() if n.split(".")[0] == "classifier"}
 
 
 def check_label_names(id2label: dict) -> None:
@@ -200,7 +231,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
     trainer = _span_eval_trainer()(
         model=model, args=training_args, train_dataset=train_ds, eval_dataset=dev_probe,
         processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer),
-        eval_documents=docs["dev"], task=task, window_args=window_args)
+        eval_documents=docs["dev"], task=task, window_args=window_args,
+        head_learning_rate=model_args.head_learning_rate)
     out_dir.mkdir(parents=True, exist_ok=True)
     report.write(out_dir / "load_report.json")
     start = time.time()

@@ -9,8 +9,8 @@ tokenizers).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 IGNORE = -100
 

@@ -54,19 +54,17 @@ def read_file(path: str | Path, report: LoadReport) -> Document:
                            problem="bad_offsets: start/end missing or not integers",
                            action="dropped")
             continue
-
-        def bad(what: str, action: str = "dropped") -> None:
-            report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=start, end=end,
-                           problem=what, action=action)
-
         if not (0 <= start < end <= len(text)):
-            bad(f"out_of_bounds: [{start}, {end}) outside the text ({len(text)} characters)")
-            continue
-        if category not in I2B2_2014_TYPES or typ not in I2B2_2014_TYPES[category]:
-            bad(f"unknown_label: {category}/{typ} is not an i2b2 2014 category/TYPE")
-            continue
-        if tag.get("text") is not None and text[start:end] != tag.get("text"):
-            bad("text_mismatch: text[start:end] differs from the tag's text attribute")
+            what = f"out_of_bounds: [{start}, {end}) outside the text ({len(text)} characters)"
+        elif category not in I2B2_2014_TYPES or typ not in I2B2_2014_TYPES[category]:
+            what = f"unknown_label: {category}/{typ} is not an i2b2 2014 category/TYPE"
+        elif tag.get("text") is not None and text[start:end] != tag.get("text"):
+            what = "text_mismatch: text[start:end] differs from the tag's text attribute"
+        else:
+            what = None
+        if what:
+            report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=start, end=end,
+                           problem=what, action="dropped")
             continue
         spans.append(Span(start, end, f"{category}/{typ}"))
     kept = resolve_spans(text, spans, report, file=str(path), record=doc_id)

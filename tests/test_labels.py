@@ -1,0 +1,84 @@
+"""Words split at span boundaries, span -> BIO -> span round trips, label schemes."""
+
+import pytest
+
+from clinical_ner.documents import Span
+from clinical_ner.labels import (
+    LabelScheme,
+    bio_to_spans,
+    i2b2_2014_scheme,
+    spans_to_bio,
+    split_words,
+)
+
+
+def words_of(text, spans=()):
+    return [text[s:e] for s, e in split_words(text, spans)]
+
+
+def test_words_split_at_punctuation_and_span_boundaries():
+    assert words_of("Dr.Smith's BP 120/80") == ["Dr", ".", "Smith", "'", "s", "BP", "120", "/",
+                                               "80"]
+    # a DATE 01/01 directly followed by /1995 is its own word sequence
+    text = "on 01/01/1995 ok"
+    assert words_of(text, [Span(3, 8, "DATE")]) == ["on", "01", "/", "01", "/", "1995", "ok"]
+    # a boundary inside an alphanumeric run splits the word
+    assert words_of("SMITHJOHN went", [Span(0, 5, "PATIENT")]) == ["SMITH", "JOHN", "went"]
+    assert split_words("  ") == []
+
+
+def test_spans_to_bio_and_back_are_exact():
+    text = "Seen 4/22 by Dr. Amos Velt at Lakeside General."
+    spans = [Span(5, 9, "DATE"), Span(17, 26, "DOCTOR"), Span(30, 46, "HOSPITAL")]
+    words = split_words(text, spans)
+    tags = spans_to_bio(words, spans)
+    assert tags == ["O", "B-DATE", "I-DATE", "I-DATE", "O", "O", "O", "B-DOCTOR", "I-DOCTOR",
+                    "O", "B-HOSPITAL", "I-HOSPITAL", "O"]
+    assert bio_to_spans(words, tags) == spans
+
+
+def test_adjacent_spans_of_one_type_stay_apart():
+    text = "JOHN SMITH"
+    spans = [Span(0, 4, "PATIENT"), Span(5, 10, "PATIENT")]
+    words = split_words(text, spans)
+    assert spans_to_bio(words, spans) == ["B-PATIENT", "B-PATIENT"]
+    assert bio_to_spans(words, ["B-PATIENT", "B-PATIENT"]) == spans
+    assert bio_to_spans(words, ["B-PATIENT", "I-PATIENT"]) == [Span(0, 10, "PATIENT")]
+
+
+def test_decoding_repairs_orphan_inside_tags():
+    words = [(0, 1), (2, 3), (4, 5)]
+    # I- without B- starts an entity; a type change starts a new one
+    assert bio_to_spans(words, ["I-DATE", "I-AGE", "O"]) == [Span(0, 1, "DATE"),
+                                                             Span(2, 3, "AGE")]
+    with pytest.raises(ValueError, match="IOB2"):
+        bio_to_spans(words, ["X-DATE", "O", "O"])
+
+
+def test_overlapping_spans_are_refused():
+    words = split_words("a b c", [Span(0, 3, "X"), Span(2, 5, "Y")])
+    with pytest.raises(ValueError, match="overlaps"):
+        spans_to_bio(words, [Span(0, 3, "X"), Span(2, 5, "Y")])
+
+
+def test_i2b2_2014_scheme_covers_every_type():
+    scheme = i2b2_2014_scheme("type")
+    assert len(scheme.span_labels) == 31
+    assert scheme.bio_labels[:3] == ["O", "B-PATIENT", "I-PATIENT"]
+    assert len(scheme.bio_labels) == 63
+    assert scheme.entity_of("LOCATION/LOCATION-OTHER") == "LOCATION-OTHER"
+    assert scheme.span_label_of("OTHER") == "OTHER/OTHER"
+    cats = i2b2_2014_scheme("category")
+    assert cats.span_labels == ("NAME", "PROFESSION", "LOCATION", "AGE", "DATE", "CONTACT", "ID",
+                                "OTHER")
+    with pytest.raises(ValueError):
+        i2b2_2014_scheme("subtype")
+
+
+def test_label_scheme_checks_names_and_keeps_hyphens():
+    s = LabelScheme.from_bio_labels(["O", "B-Multi-tissue_structure", "I-Multi-tissue_structure"])
+    assert s.entity_types == ("Multi-tissue_structure",)
+    with pytest.raises(ValueError):
+        LabelScheme(("a", "b"), ("X", "X"))
+    with pytest.raises(ValueError):
+        LabelScheme(("a",), ("B-X",))

@@ -1,0 +1,116 @@
+"""Sub-token alignment, overlapping windows over long notes, and the per-word merge back to
+character spans (with an oracle model whose answers are known)."""
+
+import numpy as np
+import pytest
+import torch
+
+from clinical_ner.documents import Span
+from clinical_ner.inference import fill_untokenized, merge_window_predictions, predict_documents
+from clinical_ner.labels import spans_to_bio, split_words
+from clinical_ner.windows import (
+    IGNORE,
+    make_windows,
+    special_affixes,
+    tokenize_documents,
+    window_starts,
+)
+
+
+def test_window_starts_cover_and_overlap():
+    assert window_starts(10, 30, 8) == [0]
+    assert window_starts(30, 30, 8) == [0]
+    assert window_starts(31, 30, 8) == [0, 22]
+    assert window_starts(100, 30, 10) == [0, 20, 40, 60, 80]
+    with pytest.raises(ValueError, match="doc_stride"):
+        window_starts(100, 30, 30)
+
+
+def test_first_subtoken_carries_the_label(tiny_tokenizer):
+    text = "Mr. Quincevelt Quince seen"
+    spans = [Span(4, 21, "PATIENT")]
+    words = split_words(text, spans)
+    tags = spans_to_bio(words, spans)
+    (td,) = tokenize_documents(tiny_tokenizer, [text], [words])
+    label_id = {"O": 0, "B-PATIENT": 1, "I-PATIENT": 2}
+    (win,) = make_windows(tiny_tokenizer, td, 64, 8, [label_id[t] for t in tags])
+    pieces = tiny_tokenizer.convert_ids_to_tokens(win["input_ids"])
+    expected = []
+    for w, first in zip(td.word_of, td.first):
+        expected.append(label_id[tags[w]] if first else IGNORE)
+    assert win["labels"] == [IGNORE] + expected + [IGNORE]
+    assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]"
+    # "Quincevelt" (not in the vocabulary) is cut into several pieces:
+    # only the first is labelled (B), the rest -100
+    tol = [i for i, w in enumerate(td.word_of) if w == 2]
+    assert len(tol) > 1
+    assert [win["labels"][1 + i] for i in tol] == [1] + [IGNORE] * (len(tol) - 1)
+    assert win["labels"][1 + td.word_of.index(3)] == 2  # Quince: I-PATIENT
+
+
+class OracleModel(torch.nn.Module):
+    """Answers B-DOCTOR/I-DOCTOR for the first pieces of 'Amos'/'Velt', O elsewhere, and O for
+    any token within 3 positions of a window edge (as if context were missing there)."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.b = tokenizer("Amos", add_special_tokens=False)["input_ids"][0]
+        self.i = tokenizer("Velt", add_special_tokens=False)["input_ids"][0]
+        self.p = torch.nn.Parameter(torch.zeros(1))
+        self.calls = 0
+
+    def forward(self, input_ids, attention_mask):
+        self.calls += 1
+        logits = torch.zeros(*input_ids.shape, 3)
+        logits[..., 0] = 1
+        lengths = attention_mask.sum(1)
+        for r in range(input_ids.shape[0]):
+            for c in range(int(lengths[r])):
+                if 3 <= c < lengths[r] - 3:
+                    k = {self.b: 1, self.i: 2}.get(int(input_ids[r, c]), 0)
+                    logits[r, c, k] = 5
+        return type("Out", (), {"logits": logits})
+
+
+def test_long_note_fully_labelled_and_straddling_entity_whole(tiny_tokenizer):
+    filler = "PLAN : CONTINUE LASIX 20 MG IV BID . "
+    max_len, stride = 32, 12
+    text = filler * 20
+    (td,) = tokenize_documents(tiny_tokenizer, [text], [split_words(text)])
+    content = max_len - 2
+    assert len(td.ids) >= 5 * max_len  # the note is at least 5x the window
+    # put "Amos Velt" exactly across the edge of the first window (pieces 29 and 30)
+    words = split_words(text)
+    edge_word = td.word_of[content - 1]
+    cut = words[edge_word][0]
+    text = text[:cut] + "Amos Velt " + text[cut:]
+    id2label = {0: "O", 1: "B-DOCTOR", 2: "I-DOCTOR"}
+    model = OracleModel(tiny_tokenizer)
+    (spans,) = predict_documents(model, tiny_tokenizer, [text], id2label, max_seq_length=max_len,
+                                 doc_stride=stride, batch_size=4)
+    assert spans == [Span(cut, cut + 9, "DOCTOR")]
+    # every word received a prediction from some window
+    words = split_words(text)
+    (td,) = tokenize_documents(tiny_tokenizer, [text], [words])
+    wins = make_windows(tiny_tokenizer, td, max_len, stride)
+    seen = {w for win in wins for w in win["word_index"] if w >= 0}
+    assert seen == set(range(len(words)))
+    assert len(wins) >= 6 and model.calls == -(-len(wins) // 4)
+
+
+def test_merge_prefers_the_most_central_window():
+    # word 0 seen at the edge of window A (centrality 0, says 2) and centrally in B (3, says 1)
+    preds = [([0, 1], [0, 1], np.array([2, 2])), ([-1, 0], [-1, 3], np.array([0, 1]))]
+    classes, seen = merge_window_predictions(3, preds)
+    assert classes.tolist() == [1, 2, 0] and seen.tolist() == [True, True, False]
+
+
+def test_untokenized_words_follow_their_entity():
+    tags = ["B-X", "O", "I-X", "O", "O"]
+    assert fill_untokenized(tags, [True, False, True, False, True]) == 2
+    assert tags == ["B-X", "I-X", "I-X", "O", "O"]
+
+
+def test_special_affixes_of_a_bert_tokenizer(tiny_tokenizer):
+    pre, suf = special_affixes(tiny_tokenizer)
+    assert tiny_tokenizer.convert_ids_to_tokens(pre + suf) == ["[CLS]", "[SEP]"]
