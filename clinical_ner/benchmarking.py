@@ -10,9 +10,11 @@ Two modes:
   the real tokenizers' vocabulary size, fed the real corpus' windows, so runtime, disk and memory
   ratios can be measured with no Hub access. Scores are null there.
 
-Each model is measured in a fresh subprocess (``python -m clinical_ner.benchmarking SPEC OUT``)
-so that its peak memory is its own (CPU: peak resident set size, which never goes down within a
-process; GPU: ``torch.cuda.max_memory_allocated``).
+Size and peak memory are measured in a fresh subprocess per model (``python -m
+clinical_ner.benchmarking SPEC OUT``) so that the peak is the model's own (CPU: peak resident set
+size, which never goes down within a process; GPU: ``torch.cuda.max_memory_allocated``). Times
+are measured in one more subprocess holding all models, their passes and steps interleaved, so
+that load from other jobs on shared cores falls on every model alike.
 
 Units and definitions (also written into ``results.json`` under ``definitions``):
 
@@ -71,11 +73,12 @@ DEFINITIONS = {
     "disk_mb_fp32/fp16": "bytes of the *.safetensors files save_pretrained writes (fp32 weights, "
                          "and the same state dict cast to fp16), header included",
     "params": "sum of numel over model.parameters() (token classification model, head included)",
-    "peak_mem_mb": "CPU: peak resident set size of the model's own subprocess after loading, "
-                   "inference passes and latency pass (getrusage ru_maxrss); includes the "
-                   "Python/torch runtime, see peak_mem_baseline_mb / peak_mem_delta_mb. "
+    "peak_mem_mb": "CPU: peak resident set size of the model's own subprocess after loading and "
+                   "one batched inference pass over the notes (getrusage ru_maxrss); includes "
+                   "the Python/torch runtime, see peak_mem_baseline_mb / peak_mem_delta_mb. "
                    "GPU: torch.cuda.max_memory_allocated over the same phase",
-    "train_peak_mem_mb": "the same after the timed training steps (optimizer states included)",
+    "train_peak_mem_mb": "the same after training steps on the longest of the timed batches "
+                         "(this project's batching; gradients and AdamW states included)",
     "infer_tokens_per_s": "note sub-tokens (no special tokens, window overlaps counted once) / "
                           "median seconds of one pass over the notes",
     "latency_ms": "one note per predict_documents call, p50/p95 over the notes",
@@ -86,6 +89,9 @@ DEFINITIONS = {
     "train_step_tokens_per_s": "real (non-pad) tokens / seconds of the timed optimizer steps",
     "epoch_seconds": "real mode: train_seconds / epochs of the run; architecture-only: "
                      "batches per epoch x mean timed step seconds (estimate)",
+    "cpu_seconds": "process CPU time (all threads of the measuring process, time.process_time) "
+                   "next to wall time: on cores shared with other jobs it moves less than wall "
+                   "time, so its ratios are the steadier estimate of relative cost",
     "ratios": "model / reference (time, disk, memory, params); f1_diff = model F1 - reference F1",
 }
 
@@ -445,50 +451,59 @@ def training_batches(windows: list[dict], batch_size: int, mode: str, seed: int)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def time_training(model, tokenizer, windows: list[dict], *, modes=("dynamic",), batch_size: int,
-                  steps: int, max_seq_length: int, seed: int, device="cpu", bf16: bool = False,
+def time_training(entries: dict, *, steps: int, seed: int, device="cpu", bf16: bool = False,
                   lr: float = 1e-4) -> dict:
-    """Time ``steps`` optimizer steps per batching mode on ``windows`` (dicts with input_ids,
-    attention_mask, labels).
+    """Time ``steps`` optimizer steps for each entry, the entries' steps interleaved.
 
-    Batches are drawn evenly across one epoch's order (:func:`training_batches`), collated
-    beforehand with ``DataCollatorForTokenClassification`` (``padding=True``, or
-    ``"max_length"`` to ``max_seq_length`` for ``pad_to_max``); one untimed warm-up step per
-    mode; with several modes the timed steps alternate between them (so load from other
-    processes falls on both). Each mode has its own AdamW (fused when available, weight decay
-    0.01) and clips gradients to 1.0, as the Trainer. The model's weights change.
+    ``entries``: ``{name: {"model", "tokenizer", "windows", "mode", "batch_size",
+    "max_seq_length"}}``; ``windows`` are dicts with input_ids, attention_mask and labels;
+    ``mode`` is ``"dynamic"`` or ``"pad_to_max"`` (:func:`training_batches`). Several entries
+    may share a model (side by side of two batchings) or hold different models (model against
+    model); the timed steps alternate between entries (in reversed order every other round), so
+    load from other processes on shared cores falls on all of them alike.
 
-    Returns ``{mode: {steps, batch_size, seconds, mean_step_seconds, cpu_seconds, real_tokens,
-    padded_tokens, real_tokens_per_s, real_tokens_per_cpu_s, padded_tokens_per_s,
-    padding_fraction, epoch_batches, epoch_seconds_est}}`` (timed steps only; CPU seconds of
-    this process, all threads).
+    Per entry, batches are drawn evenly across one epoch's order (the first, with length
+    grouping the longest, always included) and collated beforehand with
+    ``DataCollatorForTokenClassification`` (``padding=True``, or ``"max_length"`` to
+    ``max_seq_length``); one untimed warm-up step; its own AdamW (fused when available, weight
+    decay 0.01); gradients clipped to 1.0, as the Trainer. The models' weights change.
+
+    Returns ``{name: {steps, batch_size, mode, seconds, mean_step_seconds, step_seconds,
+    cpu_seconds, real_tokens, padded_tokens, real_tokens_per_s, real_tokens_per_cpu_s,
+    padded_tokens_per_s, padding_fraction, epoch_batches, epoch_seconds_est}}`` (timed steps
+    only; CPU seconds of this process, all threads). Raises ValueError for ``steps < 1`` or an
+    entry without windows.
     """
     import numpy as np
     import torch
     from transformers import DataCollatorForTokenClassification
 
-    if not windows or steps < 1:
-        raise ValueError("time_training needs windows and steps >= 1")
+    if steps < 1:
+        raise ValueError("time_training needs steps >= 1")
     keys = ("input_ids", "attention_mask", "labels")
-    feats = [{k: w[k] for k in keys} for w in windows]
     plan = {}
-    for mode in modes:
-        batches = training_batches(windows, batch_size, mode, seed)
+    for name, e in entries.items():
+        if not e["windows"]:
+            raise ValueError(f"{name}: no training windows")
+        feats = [{k: w[k] for k in keys} for w in e["windows"]]
+        batches = training_batches(e["windows"], e["batch_size"], e["mode"], seed)
         sel = sorted(set(np.linspace(0, len(batches) - 1, steps).round().astype(int).tolist()))
-        collator = (DataCollatorForTokenClassification(tokenizer, padding=True)
-                    if mode == "dynamic" else DataCollatorForTokenClassification(
-                        tokenizer, padding="max_length", max_length=max_seq_length))
+        collator = (DataCollatorForTokenClassification(e["tokenizer"], padding=True)
+                    if e["mode"] == "dynamic" else DataCollatorForTokenClassification(
+                        e["tokenizer"], padding="max_length", max_length=e["max_seq_length"]))
         collated = [collator([feats[i] for i in batches[j]]) for j in sel]
+        model = e["model"]
         try:
             opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, fused=True)
         except (RuntimeError, TypeError):
             opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        plan[mode] = {"batches": collated, "opt": opt, "epoch_batches": len(batches),
-                      "times": [], "cpu": [], "real": 0, "padded": 0}
-    model.train()
+        plan[name] = {"model": model, "batches": collated, "opt": opt,
+                      "epoch_batches": len(batches), "times": [], "cpu": [], "real": 0,
+                      "padded": 0}
 
-    def step(mode, batch) -> None:
-        p = plan[mode]
+    def step(p, batch) -> None:
+        model = p["model"]
+        model.train()
         batch = {k: v.to(device) for k, v in batch.items()}
         with _autocast(device, bf16):
             loss = model(**batch).loss
@@ -497,35 +512,36 @@ def time_training(model, tokenizer, windows: list[dict], *, modes=("dynamic",), 
         p["opt"].step()
         p["opt"].zero_grad(set_to_none=True)
 
-    for mode in modes:  # warm-up (lazy optimizer state, allocator, kernels)
-        step(mode, plan[mode]["batches"][0])
+    for p in plan.values():  # warm-up (lazy optimizer state, allocator, kernels)
+        step(p, p["batches"][0])
     _sync(device)
-    n = max(len(p["batches"]) for p in plan.values())
-    for i in range(n):
-        order = list(modes) if i % 2 == 0 else list(reversed(modes))
-        for mode in order:
-            p = plan[mode]
+    names = list(plan)
+    for i in range(max(len(p["batches"]) for p in plan.values())):
+        for name in names if i % 2 == 0 else reversed(names):
+            p = plan[name]
             if i >= len(p["batches"]):
                 continue
             batch = p["batches"][i]
             t0, c0 = time.perf_counter(), time.process_time()
-            step(mode, batch)
+            step(p, batch)
             _sync(device)
             p["times"].append(time.perf_counter() - t0)
             p["cpu"].append(time.process_time() - c0)
             p["real"] += int(batch["attention_mask"].sum())
             p["padded"] += int(batch["attention_mask"].numel())
-    model.eval()
     out = {}
-    for mode, p in plan.items():
-        secs = sum(p["times"])
+    for name, p in plan.items():
+        p["model"].eval()
+        secs, cpu = sum(p["times"]), sum(p["cpu"])
         mean = secs / len(p["times"])
-        out[mode] = {"steps": len(p["times"]), "batch_size": batch_size,
-                     "seconds": round(secs, 4), "mean_step_seconds": round(mean, 4),
-                     "real_tokens": p["real"], "padded_tokens": p["padded"],
-                     "cpu_seconds": round(sum(p["cpu"]), 4),
+        out[name] = {"steps": len(p["times"]), "batch_size": entries[name]["batch_size"],
+                     "mode": entries[name]["mode"], "seconds": round(secs, 4),
+                     "mean_step_seconds": round(mean, 4),
+                     "step_seconds": [round(t, 4) for t in p["times"]],
+                     "cpu_seconds": round(cpu, 4), "real_tokens": p["real"],
+                     "padded_tokens": p["padded"],
                      "real_tokens_per_s": round(p["real"] / secs, 1),
-                     "real_tokens_per_cpu_s": round(p["real"] / sum(p["cpu"]), 1),
+                     "real_tokens_per_cpu_s": round(p["real"] / cpu, 1) if cpu else None,
                      "padded_tokens_per_s": round(p["padded"] / secs, 1),
                      "padding_fraction": round(1 - p["real"] / p["padded"], 4),
                      "epoch_batches": p["epoch_batches"],
@@ -553,223 +569,337 @@ def time_passes(fns: dict, passes: int, device="cpu") -> tuple[dict, dict]:
 
 # ------------------------------------------------------------------------------------ the worker
 
+_DOCS_CACHE: dict = {}
+
 
 def _load_docs(fmt: str, data_dir: str, task, split: str):
+    """Documents per split, mapped to the task's labels (cached per process)."""
     from data_scripts import load_corpus
 
-    splits, report = load_corpus(fmt, data_dir)
+    key = (fmt, str(data_dir))
+    if key not in _DOCS_CACHE:
+        _DOCS_CACHE[key] = load_corpus(fmt, data_dir)[0]
+    splits = _DOCS_CACHE[key]
     if not splits.get(split):
         raise ValueError(f"{data_dir}: the {split} split is empty or missing")
     return {k: [task.map_document(d) for d in v] for k, v in splits.items()}
 
 
-def measure(spec: dict) -> dict:
-    """Measure one model (run inside the model's own subprocess by :func:`run_worker`).
+def _prepare(spec: dict, ms: dict, device: str) -> dict:
+    """Tokenizer, notes, windows and model of one model spec ``ms`` (see :func:`measure`)."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    ``spec``: ``kind`` (``"arch"`` or ``"run"``), ``alias``, ``run_dir`` (run) or
-    ``overrides``/``tokenizer`` (arch), data (``data_dir``, ``format``, ``split``, ``task``,
-    ``granularity``, ``max_documents``, ``train_documents``), windowing (``max_seq_length``,
-    ``doc_stride``), sizes (``passes``, ``warmup_documents``, ``latency_documents``,
-    ``eval_batch_size``, ``train_batch_size``, ``train_steps``), ``side_by_side``, ``device``,
-    ``bf16``, ``threads``, ``seed``, ``bootstrap``, ``isolated``. Returns a flat dict of
-    measurements (see :data:`DEFINITIONS`).
-    """
-    import torch
-
-    from clinical_ner.inference import predict_documents
-    from clinical_ner.labels import split_words
+    from clinical_ner.models import resolve_model
     from clinical_ner.tasks import get_task
+
+    task = get_task(ms["task"], spec["format"], ms.get("granularity", "type"))
+    docs = _load_docs(spec["format"], spec["data_dir"], task, spec["split"])
+    test_docs = evenly_spaced(docs[spec["split"]], spec.get("max_documents"))
+    texts = [d.text for d in test_docs]
+    max_len, stride = ms["max_seq_length"], ms["doc_stride"]
+    tok_path = resolve_model(ms["tokenizer"]) if ms["kind"] == "arch" else ms["run_dir"]
+    tokenizer = AutoTokenizer.from_pretrained(tok_path)
+    n_tokens, toks = note_token_count(tokenizer, texts)
+    n_windows = count_windows(tokenizer, toks, max_len, stride)
+    info = {"documents": len(texts), "note_tokens": n_tokens, "windows": sum(n_windows),
+            "multi_window_documents": sum(n > 1 for n in n_windows), "max_seq_length": max_len,
+            "doc_stride": stride, "tokenizer_vocab": len(tokenizer),
+            "tokenizer_class": type(tokenizer).__name__}
+    ctx = {"ms": ms, "task": task, "docs": docs, "test_docs": test_docs, "texts": texts,
+           "tokenizer": tokenizer, "toks": toks, "n_tokens": n_tokens, "info": info}
+    ctx["baseline_rss_mb"] = current_rss_mb()
+    t0 = time.perf_counter()
+    bio = task.scheme.bio_labels
+    if ms["kind"] == "arch":
+        inner = build_arch_model(ms["alias"], len(bio), ms.get("overrides"), spec["seed"])
+        inner.config.id2label = dict(enumerate(bio))
+        inner.config.label2id = {v: k for k, v in enumerate(bio)}
+        vocab = inner.config.vocab_size
+        model = _vocab_map_module(inner, vocab) if len(tokenizer) > vocab else inner
+        info.update(architecture=ARCHITECTURES[ms["alias"]],
+                    vocab_source=REAL_VOCAB_SIZES[ms["alias"]][1],
+                    config={k: v for k, v in inner.config.to_dict().items()
+                            if isinstance(v, (int, float, str)) and k != "transformers_version"})
+    else:
+        inner = AutoModelForTokenClassification.from_pretrained(ms["run_dir"])
+        model = inner
+        info["architecture"] = inner.config.model_type
+    info["load_seconds"] = round(time.perf_counter() - t0, 2)
+    cfg = inner.config
+    info.update(vocab_size=cfg.vocab_size, params=count_parameters(inner),
+                embedding_params=embedding_parameters(inner),
+                layers=getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layers", None),
+                hidden_size=getattr(cfg, "hidden_size", None) or getattr(cfg, "dim", None))
+    model.to(device).eval()
+    ctx.update(inner=inner, model=model,
+               id2label={int(k): v for k, v in inner.config.id2label.items()},
+               kw=dict(max_seq_length=max_len, doc_stride=stride,
+                       batch_size=spec["eval_batch_size"], device=device))
+    return ctx
+
+
+def _predict(ctx: dict, texts, device, bf16: bool):
+    from clinical_ner.inference import predict_documents
+
+    with _autocast(device, bf16):
+        return predict_documents(ctx["model"], ctx["tokenizer"], texts, ctx["id2label"],
+                                 **ctx["kw"])
+
+
+def _train_windows(ctx: dict, spec: dict) -> list[dict]:
+    from clinical_ner.training import build_windows
+
+    ms = ctx["ms"]
+    train_docs = ctx["docs"].get("train", [])[: spec.get("train_documents")]
+    wins = build_windows(ctx["tokenizer"], train_docs, ctx["task"], ms["max_seq_length"],
+                         ms["doc_stride"])
+    vocab = ctx["inner"].config.vocab_size
+    if len(ctx["tokenizer"]) > vocab:  # architecture-only: ids into the target vocabulary
+        for w in wins:
+            w["input_ids"] = [i % vocab for i in w["input_ids"]]
+    ctx["info"].update(train_windows=len(wins), train_documents=len(train_docs))
+    return wins
+
+
+def _train_entry(ctx: dict, wins: list[dict], mode: str) -> dict:
+    ms = ctx["ms"]
+    return {"model": ctx["inner"], "tokenizer": ctx["tokenizer"], "windows": wins, "mode": mode,
+            "batch_size": ms["train_batch_size"], "max_seq_length": ms["max_seq_length"]}
+
+
+def _device(spec: dict) -> str:
+    import torch
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     device = spec.get("device") or "cpu"
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    bf16 = bool(spec.get("bf16"))
-    out: dict = {"device": device, "bf16": bf16, "torch_threads": torch.get_num_threads()}
-    task = get_task(spec["task"], spec["format"], spec.get("granularity", "type"))
-    docs = _load_docs(spec["format"], spec["data_dir"], task, spec["split"])
-    test_docs = evenly_spaced(docs[spec["split"]], spec.get("max_documents"))
-    train_docs = docs.get("train", [])[: spec.get("train_documents")]
-    texts = [d.text for d in test_docs]
-    bio = task.scheme.bio_labels
-    id2label = dict(enumerate(bio))
-    max_len, stride = spec["max_seq_length"], spec["doc_stride"]
+    return device
 
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from clinical_ner.models import resolve_model
+def measure_memory(spec: dict) -> dict:
+    """Size and peak memory of the one model in ``spec["models"]`` (run alone in its own
+    subprocess by :func:`run_worker`, so the peak is its own).
 
-    if spec["kind"] == "arch":
-        tokenizer = AutoTokenizer.from_pretrained(resolve_model(spec["tokenizer"]))
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(spec["run_dir"])
-    n_tokens, toks = note_token_count(tokenizer, texts)
-    n_windows = count_windows(tokenizer, toks, max_len, stride)
-    out["multi_window_documents"] = sum(n > 1 for n in n_windows)
-    out.update(documents=len(texts), note_tokens=n_tokens, windows=sum(n_windows),
-               max_seq_length=max_len, doc_stride=stride,
-               tokenizer_vocab=len(tokenizer), tokenizer_class=type(tokenizer).__name__)
-    isolated = bool(spec.get("isolated"))
+    After loading the model: one inference pass over the notes (peak -> ``peak_mem_mb``), the
+    fp32/fp16 saves (:func:`save_sizes`), then the first ``min(2, train_steps)`` of the timed
+    training batches, the longest among them, with this project's batching (peak ->
+    ``train_peak_mem_mb``). CPU: ``getrusage`` peak RSS, also as ``*_delta_mb`` above the RSS
+    measured after the corpus and tokenizer were loaded (``peak_mem_baseline_mb``); GPU:
+    ``torch.cuda.max_memory_allocated``. Without isolation (``spec["isolated"]`` false) the
+    memory figures are None.
+    """
+    import torch
+
+    device = _device(spec)
     cuda = device.startswith("cuda")
-    out["peak_mem_baseline_mb"] = round(current_rss_mb(), 1) if isolated and not cuda else None
+    ctx = _prepare(spec, spec["models"][0], device)
+    out = dict(ctx["info"], device=device, bf16=bool(spec.get("bf16")),
+               torch_threads=torch.get_num_threads())
+    isolated = bool(spec.get("isolated"))
 
-    t0 = time.perf_counter()
-    if spec["kind"] == "arch":
-        inner = build_arch_model(spec["alias"], len(bio), spec.get("overrides"), spec["seed"])
-        inner.config.id2label, inner.config.label2id = id2label, {v: k for k, v in
-                                                                  id2label.items()}
-        vocab = inner.config.vocab_size
-        model = _vocab_map_module(inner, vocab) if len(tokenizer) > vocab else inner
-        out["architecture"] = ARCHITECTURES[spec["alias"]]
-        out["vocab_size"] = vocab
-        out["vocab_source"] = REAL_VOCAB_SIZES[spec["alias"]][1]
-        out["config"] = {k: v for k, v in inner.config.to_dict().items()
-                         if isinstance(v, (int, float, str)) and k not in ("transformers_version",)}
-    else:
-        inner = AutoModelForTokenClassification.from_pretrained(spec["run_dir"])
-        model = inner
-        out["architecture"] = inner.config.model_type
-        out["vocab_size"] = inner.config.vocab_size
-    out["load_seconds"] = round(time.perf_counter() - t0, 2)
-    cfg = inner.config
-    out["layers"] = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layers", None)
-    out["hidden_size"] = getattr(cfg, "hidden_size", None) or getattr(cfg, "dim", None)
-    out["params"] = count_parameters(inner)
-    out["embedding_params"] = embedding_parameters(inner)
-    model.to(device).eval()
+    def peak() -> float | None:
+        if cuda:
+            return round(torch.cuda.max_memory_allocated() / MB, 1)
+        return round(peak_rss_mb(), 1) if isolated else None
+
+    base = round(ctx["baseline_rss_mb"], 1) if isolated and not cuda else None
+    out["peak_mem_baseline_mb"] = base
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    model_id2label = {int(k): v for k, v in inner.config.id2label.items()}
-    kw = dict(max_seq_length=max_len, doc_stride=stride, batch_size=spec["eval_batch_size"],
-              device=device)
-
-    results: dict = {}
-
-    def ours(sub=texts):
-        with _autocast(device, bf16):
-            results["ours"] = predict_documents(model, tokenizer, sub, model_id2label, **kw)
-
-    fns = {"ours": ours}
-    ner = None
-    if spec.get("side_by_side") and spec["kind"] == "run":
-        from transformers import pipeline
-
-        ptok = AutoTokenizer.from_pretrained(spec["run_dir"])
-        ptok.model_max_length = max_len
-        ner = pipeline("token-classification", model=inner, tokenizer=ptok,
-                       aggregation_strategy="first", stride=stride, device=device)
-
-        def pipe(sub=texts):
-            with _autocast(device, bf16):
-                results["pipeline"] = [ner(t) for t in sub]
-
-        fns["pipeline"] = pipe
-    warm = texts[: spec.get("warmup_documents", 4)]
-    for fn in fns.values():
-        fn(warm)
-    out["load_average_before_passes"] = [round(x, 2) for x in os.getloadavg()]
-    times, cpu_times = time_passes(fns, spec["passes"], device)
-    out["load_average_after_passes"] = [round(x, 2) for x in os.getloadavg()]
-    med = median(times["ours"])
-    out.update(infer_pass_seconds=[round(t, 3) for t in times["ours"]],
-               infer_pass_cpu_seconds=[round(t, 3) for t in cpu_times["ours"]],
-               infer_seconds_median=round(med, 3),
-               infer_tokens_per_s=round(n_tokens / med, 1),
-               infer_notes_per_s=round(len(texts) / med, 3))
-    lat_texts = texts[: spec.get("latency_documents") or len(texts)]
-    lat = []
-    for t in lat_texts:
-        t0 = time.perf_counter()
-        with _autocast(device, bf16):
-            predict_documents(model, tokenizer, [t], model_id2label, **kw)
-        _sync(device)
-        lat.append(time.perf_counter() - t0)
-    out.update(latency_notes=len(lat), latency_p50_ms=round(percentile(lat, 50) * 1e3, 2),
-               latency_p95_ms=round(percentile(lat, 95) * 1e3, 2))
-    if cuda:
-        out["peak_mem_mb"] = round(torch.cuda.max_memory_allocated() / MB, 1)
-    elif isolated:
-        out["peak_mem_mb"] = round(peak_rss_mb(), 1)
-        out["peak_mem_delta_mb"] = round(out["peak_mem_mb"] - out["peak_mem_baseline_mb"], 1)
-    else:
-        out["peak_mem_mb"] = None
-
-    if ner is not None:
-        pmed = median(times["pipeline"])
-        words = [split_words(t) for t in texts]
-        cmp = compare_span_sets(
-            [spans_as_keys(s) for s in results["ours"]],
-            [spans_as_keys(s) for s in results["pipeline"]], doc_ids=[d.id for d in test_docs],
-            overlaps=overlap_char_ranges(tokenizer, toks, words, max_len, stride),
-            word_bounds=[({a for a, _ in w}, {b for _, b in w}) for w in words])
-        out["pipeline"] = {
-            "call": f'pipeline("token-classification", aggregation_strategy="first", '
-                    f"stride={stride}), tokenizer.model_max_length={max_len}, one note per call",
-            "pass_seconds": [round(t, 3) for t in times["pipeline"]],
-            "pass_cpu_seconds": [round(t, 3) for t in cpu_times["pipeline"]],
-            "seconds_median": round(pmed, 3), "tokens_per_s": round(n_tokens / pmed, 1),
-            "notes_per_s": round(len(texts) / pmed, 3),
-            "speedup": round(pmed / med, 3),
-            "speedup_cpu_time": round(median(cpu_times["pipeline"]) / median(cpu_times["ours"]),
-                                      3),
-            "spans": cmp}
-
-    if spec["kind"] == "run" or spec.get("score"):
-        from clinical_ner.documents import Document, Span
-        from clinical_ner.evaluation import score_documents
-
-        preds = [Document(d.id, d.text, tuple(Span(s.start, s.end, task.scheme.span_label_of(
-            s.label)) for s in sp)) for d, sp in zip(test_docs, results["ours"], strict=True)]
-        res = score_documents(test_docs, preds, task.metric_scheme,
-                              bootstrap=spec.get("bootstrap", 0), seed=spec["seed"])
-        micro = res["strict"]["micro"]
-        out.update(f1_benchmark=micro["f1"], f1_ci_benchmark=micro.get("f1_ci"),
-                   gold_spans=res["gold_spans"], pred_spans=res["pred_spans"])
-
-    out.update(save_sizes(inner))
-
-    steps = spec.get("train_steps") or 0
-    if steps > 0:
-        from clinical_ner.training import build_windows
-
-        wins = build_windows(tokenizer, train_docs, task, max_len, stride)
-        vocab = inner.config.vocab_size
-        if len(tokenizer) > vocab:
-            for w in wins:
-                w["input_ids"] = [i % vocab for i in w["input_ids"]]
-        modes = ("dynamic", "pad_to_max") if spec.get("side_by_side") else ("dynamic",)
+    _predict(ctx, ctx["texts"], device, bool(spec.get("bf16")))
+    out["peak_mem_mb"] = peak()
+    out.update(save_sizes(ctx["inner"]))
+    steps = min(2, spec.get("train_steps") or 0)
+    if steps:
+        wins = _train_windows(ctx, spec)
+        out.update(ctx["info"])
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        tr = time_training(inner, tokenizer, wins, modes=modes,
-                           batch_size=spec["train_batch_size"], steps=steps,
-                           max_seq_length=max_len, seed=spec["seed"], device=device, bf16=bf16)
-        out["training"] = tr
-        out["train_windows"] = len(wins)
-        out["train_documents"] = len(train_docs)
-        if cuda:
-            out["train_peak_mem_mb"] = round(torch.cuda.max_memory_allocated() / MB, 1)
-        elif isolated:
-            out["train_peak_mem_mb"] = round(peak_rss_mb(), 1)
-            out["train_peak_mem_delta_mb"] = round(out["train_peak_mem_mb"]
-                                                   - out["peak_mem_baseline_mb"], 1)
-        out["train_peak_mem_includes_pad_to_max"] = "pad_to_max" in tr
-        out["train_step_seconds"] = tr["dynamic"]["mean_step_seconds"]
-        out["train_step_tokens_per_s"] = tr["dynamic"]["real_tokens_per_s"]
-        if "pad_to_max" in tr:
-            d, pm = tr["dynamic"], tr["pad_to_max"]
-            out["training_speedup_vs_pad_to_max"] = round(
-                d["real_tokens_per_s"] / pm["real_tokens_per_s"], 3)
-            out["training_speedup_vs_pad_to_max_cpu_time"] = round(
-                d["real_tokens_per_cpu_s"] / pm["real_tokens_per_cpu_s"], 3)
-    if cuda:
-        out["gpu"] = torch.cuda.get_device_name(0)
+        time_training({"m": _train_entry(ctx, wins, "dynamic")}, steps=steps,
+                      seed=spec["seed"], device=device, bf16=bool(spec.get("bf16")))
+        out["train_peak_mem_mb"] = peak()
+    if base is not None:
+        for k in ("peak_mem", "train_peak_mem"):
+            if out.get(f"{k}_mb") is not None:
+                out[f"{k}_delta_mb"] = round(out[f"{k}_mb"] - base, 1)
     return out
 
 
+def measure_timing(spec: dict) -> dict:
+    """Time every model of ``spec["models"]`` in this one process, interleaved so that load
+    from other processes on shared cores falls on all of them alike.
+
+    ``spec``: data (``data_dir``, ``format``, ``split``, ``max_documents``,
+    ``train_documents``), sizes (``passes``, ``warmup_documents``, ``latency_documents``,
+    ``eval_batch_size``, ``train_steps``), ``device``, ``bf16``, ``threads``, ``seed``,
+    ``bootstrap``, and ``models``: dicts with ``name``, ``kind`` (``"arch"``: ``alias``,
+    ``overrides``, ``tokenizer``; ``"run"``: ``run_dir``), ``task``, ``granularity``,
+    ``max_seq_length``, ``doc_stride``, ``train_batch_size``, ``side_by_side``.
+
+    Steps: a warm-up on a few notes per system; ``passes`` timed passes over all notes, each
+    pass running every system once (order reversed every other pass; the median is reported);
+    latency note by note, systems alternating per note; strict F1 with a bootstrap CI of run
+    models' predictions; interleaved training steps (:func:`time_training`). For a model with
+    ``side_by_side``, ``transformers.pipeline`` (note by note, as documented) joins the passes
+    and pad-to-max joins the training steps. Returns ``{name: measurements}``; a model that
+    fails to load gets ``{"error": ...}``.
+    """
+    import torch
+
+    from clinical_ner.labels import split_words
+
+    device = _device(spec)
+    bf16 = bool(spec.get("bf16"))
+    ctxs, out = {}, {}
+    for ms in spec["models"]:
+        try:
+            ctxs[ms["name"]] = _prepare(spec, ms, device)
+        except Exception as exc:  # noqa: BLE001 - reported in the model's row
+            out[ms["name"]] = {"error": f"{type(exc).__name__}: {exc}"}
+    results: dict = {}
+    fns: dict = {}
+    for name, ctx in ctxs.items():
+        out[name] = dict(ctx["info"], device=device, bf16=bf16,
+                         torch_threads=torch.get_num_threads())
+        fns[name] = (lambda c=ctx, n=name: lambda sub=c["texts"]: results.__setitem__(
+            n, _predict(c, sub, device, bf16)))()
+        ms = ctx["ms"]
+        if ms.get("side_by_side") and ms["kind"] == "run":
+            from transformers import AutoTokenizer, pipeline
+
+            ptok = AutoTokenizer.from_pretrained(ms["run_dir"])
+            ptok.model_max_length = ms["max_seq_length"]
+            ner = pipeline("token-classification", model=ctx["inner"], tokenizer=ptok,
+                           aggregation_strategy="first", stride=ms["doc_stride"], device=device)
+
+            def pipe(sub=ctx["texts"], ner=ner, key=f"{name}:pipeline"):
+                with _autocast(device, bf16):
+                    results[key] = [ner(t) for t in sub]
+
+            fns[f"{name}:pipeline"] = pipe
+    if not ctxs:
+        return out
+    for name, fn in fns.items():
+        fn(ctxs[name.split(":")[0]]["texts"][: spec.get("warmup_documents", 4)])
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    wall, cpu = time_passes(fns, spec["passes"], device)
+    load_after = [round(x, 2) for x in os.getloadavg()]
+    for name, ctx in ctxs.items():
+        med = median(wall[name])
+        out[name].update(
+            infer_pass_seconds=[round(t, 3) for t in wall[name]],
+            infer_pass_cpu_seconds=[round(t, 3) for t in cpu[name]],
+            infer_seconds_median=round(med, 3),
+            infer_cpu_seconds_median=round(median(cpu[name]), 3),
+            infer_tokens_per_s=round(ctx["n_tokens"] / med, 1),
+            infer_notes_per_s=round(len(ctx["texts"]) / med, 3),
+            load_average_before_passes=load_before, load_average_after_passes=load_after,
+            interleaved_with=[n for n in fns if n != name])
+
+    # latency: one note per call, the systems alternating note by note
+    n_lat = spec.get("latency_documents")
+    lat: dict[str, list[float]] = {n: [] for n in ctxs}
+    names = list(ctxs)
+    n_max = max(len(c["texts"]) for c in ctxs.values())
+    for i in range(min(n_max, n_lat) if n_lat is not None else n_max):
+        for name in names if i % 2 == 0 else reversed(names):
+            texts = ctxs[name]["texts"]
+            if i >= len(texts):
+                continue
+            t0 = time.perf_counter()
+            _predict(ctxs[name], [texts[i]], device, bf16)
+            _sync(device)
+            lat[name].append(time.perf_counter() - t0)
+    for name, ls in lat.items():
+        out[name].update(latency_notes=len(ls),
+                         latency_p50_ms=round(percentile(ls, 50) * 1e3, 2) if ls else None,
+                         latency_p95_ms=round(percentile(ls, 95) * 1e3, 2) if ls else None)
+
+    for name, ctx in ctxs.items():
+        ms = ctx["ms"]
+        if ms["kind"] == "run":
+            from clinical_ner.documents import Document, Span
+            from clinical_ner.evaluation import score_documents
+
+            lab = ctx["task"].scheme.span_label_of
+            preds = [Document(d.id, d.text, tuple(Span(s.start, s.end, lab(s.label))
+                                                  for s in sp))
+                     for d, sp in zip(ctx["test_docs"], results[name], strict=True)]
+            res = score_documents(ctx["test_docs"], preds, ctx["task"].metric_scheme,
+                                  bootstrap=spec.get("bootstrap", 0), seed=spec["seed"])
+            micro = res["strict"]["micro"]
+            out[name].update(f1_benchmark=micro["f1"], f1_ci_benchmark=micro.get("f1_ci"),
+                             gold_spans=res["gold_spans"], pred_spans=res["pred_spans"])
+        key = f"{name}:pipeline"
+        if key in results:
+            texts = ctx["texts"]
+            words = [split_words(t) for t in texts]
+            cmp = compare_span_sets(
+                [spans_as_keys(s) for s in results[name]],
+                [spans_as_keys(s) for s in results[key]],
+                doc_ids=[d.id for d in ctx["test_docs"]],
+                overlaps=overlap_char_ranges(ctx["tokenizer"], ctx["toks"], words,
+                                             ms["max_seq_length"], ms["doc_stride"]),
+                word_bounds=[({a for a, _ in w}, {b for _, b in w}) for w in words])
+            pmed, med = median(wall[key]), median(wall[name])
+            out[name]["pipeline"] = {
+                "call": f'pipeline("token-classification", aggregation_strategy="first", '
+                        f"stride={ms['doc_stride']}), tokenizer.model_max_length="
+                        f"{ms['max_seq_length']}, one note per call",
+                "pass_seconds": [round(t, 3) for t in wall[key]],
+                "pass_cpu_seconds": [round(t, 3) for t in cpu[key]],
+                "seconds_median": round(pmed, 3),
+                "tokens_per_s": round(ctx["n_tokens"] / pmed, 1),
+                "notes_per_s": round(len(texts) / pmed, 3), "speedup": round(pmed / med, 3),
+                "speedup_cpu_time": round(median(cpu[key]) / median(cpu[name]), 3),
+                "spans": cmp}
+
+    steps = spec.get("train_steps") or 0
+    if steps > 0:
+        entries = {}
+        for name, ctx in ctxs.items():
+            wins = _train_windows(ctx, spec)
+            out[name].update(train_windows=ctx["info"]["train_windows"],
+                             train_documents=ctx["info"]["train_documents"])
+            entries[name] = _train_entry(ctx, wins, "dynamic")
+            if ctx["ms"].get("side_by_side"):
+                entries[f"{name}:pad_to_max"] = _train_entry(ctx, wins, "pad_to_max")
+        tr = time_training(entries, steps=steps, seed=spec["seed"], device=device, bf16=bf16)
+        for name in ctxs:
+            d = tr[name]
+            out[name].update(training={"dynamic": d}, train_step_seconds=d["mean_step_seconds"],
+                             train_step_cpu_seconds=round(d["cpu_seconds"] / d["steps"], 4),
+                             train_step_tokens_per_s=d["real_tokens_per_s"],
+                             train_steps_interleaved_with=[n for n in entries if n != name])
+            pm = tr.get(f"{name}:pad_to_max")
+            if pm:
+                out[name]["training"]["pad_to_max"] = pm
+                out[name]["training_speedup_vs_pad_to_max"] = round(
+                    d["real_tokens_per_s"] / pm["real_tokens_per_s"], 3)
+                if d["real_tokens_per_cpu_s"] and pm["real_tokens_per_cpu_s"]:
+                    out[name]["training_speedup_vs_pad_to_max_cpu_time"] = round(
+                        d["real_tokens_per_cpu_s"] / pm["real_tokens_per_cpu_s"], 3)
+    if device.startswith("cuda"):
+        for name in ctxs:
+            out[name]["gpu"] = torch.cuda.get_device_name(0)
+    return out
+
+
+def measure(spec: dict) -> dict:
+    """Run one worker job: ``spec["job"]`` is ``"memory"`` (:func:`measure_memory`) or
+    ``"timing"`` (:func:`measure_timing`). Raises ValueError for another job."""
+    if spec.get("job") == "memory":
+        return measure_memory(spec)
+    if spec.get("job") == "timing":
+        return measure_timing(spec)
+    raise ValueError(f"unknown worker job {spec.get('job')!r}")
+
+
 def run_worker(spec: dict, log_path: Path | None = None, isolate: bool = True) -> dict:
-    """Run :func:`measure` in a fresh subprocess (``isolate``) or in this process. A failing
-    subprocess gives ``{"error": ...}`` with the tail of its log, never an exception."""
+    """Run :func:`measure` in a fresh subprocess (``isolate``) or in this process. A failure
+    gives ``{"error": ...}`` (with the tail of the subprocess' log), never an exception."""
     spec = dict(spec, isolated=isolate)
     if not isolate:
         try:
@@ -788,7 +918,7 @@ def run_worker(spec: dict, log_path: Path | None = None, isolate: bool = True) -
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(log)
         if proc.returncode != 0 or not op.exists():
-            tail = "\n".join(log.strip().splitlines()[-5:])
+            tail = " | ".join(log.strip().splitlines()[-4:])
             return {"error": f"worker exited with {proc.returncode}: {tail}"}
         return json.loads(op.read_text())
 
@@ -925,13 +1055,16 @@ def _run_scores(run_dir: Path, split: str) -> tuple[float | None, list | None, s
     return None, None, None
 
 
-def make_row(model: str, task: str, m: dict, run_dir: Path | None, split: str) -> dict:
-    """One results row (keys :data:`ROW_KEYS` first, then the extra figures) from a worker's
-    measurements ``m`` and, in real mode, the run folder's own files."""
+def make_row(model: str, task: str, m: dict, run_dir: Path | None, split: str, *,
+             arch: bool = False) -> dict:
+    """One results row (keys :data:`ROW_KEYS` first, then the extra figures) from the workers'
+    measurements ``m`` and, in real mode (``arch`` false), the run folder's own files."""
     row = {k: None for k in ROW_KEYS}
     row.update(model=model, task=task)
     if "error" in m:
         row["error"] = m["error"]
+        if run_dir is not None:
+            row["run_dir"] = str(run_dir)
         return row
     for k in ("params", "disk_mb_fp32", "disk_mb_fp16", "peak_mem_mb", "infer_tokens_per_s",
               "infer_notes_per_s", "latency_p50_ms", "latency_p95_ms"):
@@ -945,13 +1078,14 @@ def make_row(model: str, task: str, m: dict, run_dir: Path | None, split: str) -
                   "max_seq_length", "doc_stride", "tokenizer_class", "tokenizer_vocab",
                   "vocab_source", "gold_spans", "pred_spans", "gpu", "layers", "hidden_size",
                   "multi_window_documents", "infer_pass_cpu_seconds",
-                  "train_peak_mem_includes_pad_to_max", "load_average_before_passes",
+                  "infer_cpu_seconds_median", "train_step_cpu_seconds", "config",
+                  "interleaved_with", "train_steps_interleaved_with", "load_average_before_passes",
                   "load_average_after_passes")
     for k in extra_keys:
         if k in m:
             row[k] = m[k]
     row["epoch_seconds"] = None
-    if run_dir is None:  # architecture-only
+    if arch:
         tr = m.get("training", {}).get("dynamic")
         if tr:
             row["train_tokens_per_s"] = tr["real_tokens_per_s"]
@@ -979,12 +1113,15 @@ def make_row(model: str, task: str, m: dict, run_dir: Path | None, split: str) -
 
 def compute_ratios(rows: list[dict], reference: str) -> dict:
     """``{model: {metric: model / reference}}`` per task (metric names get ``/<task>`` when
-    there are several tasks). Metrics: inference_time, latency_p50, train_step_time, train_time,
+    there are several tasks). Metrics: inference_time, inference_cpu_time (process CPU seconds),
+    latency_p50, train_step_time, train_step_cpu_time, train_time,
     params, disk_fp32, disk_fp16, peak_mem, peak_mem_delta, train_peak_mem,
     train_peak_mem_delta; ``f1_diff`` = model F1 - reference F1. A metric missing on either side
     is None."""
-    pairs = {"inference_time": "infer_seconds_median", "latency_p50": "latency_p50_ms",
-             "train_step_time": "train_step_seconds", "train_time": "train_seconds",
+    pairs = {"inference_time": "infer_seconds_median",
+             "inference_cpu_time": "infer_cpu_seconds_median", "latency_p50": "latency_p50_ms",
+             "train_step_time": "train_step_seconds",
+             "train_step_cpu_time": "train_step_cpu_seconds", "train_time": "train_seconds",
              "params": "params", "disk_fp32": "disk_mb_fp32", "disk_fp16": "disk_mb_fp16",
              "peak_mem": "peak_mem_mb", "peak_mem_delta": "peak_mem_delta_mb",
              "train_peak_mem": "train_peak_mem_mb", "train_peak_mem_delta":
@@ -1180,8 +1317,10 @@ def explain(results: dict) -> list[str]:
                 f"{emb / r['params']:.0%} of {m} and are not reduced by dropping layers, so disk "
                 f"(parameters x 4 or 2 bytes) is {_fmt(d.get('disk_fp32'), 3)} of {ref_name}, not "
                 f"the layer ratio. Compute per token is in the layers (an embedding is a "
-                f"lookup): inference time ratio {_fmt(d.get('inference_time'), 3)}, training "
-                f"step {_fmt(d.get('train_step_time'), 3)}, against a layer ratio of "
+                f"lookup): inference time ratio {_fmt(d.get('inference_time'), 3)} (CPU time "
+                f"{_fmt(d.get('inference_cpu_time'), 3)}), training step "
+                f"{_fmt(d.get('train_step_time'), 3)} (CPU time "
+                f"{_fmt(d.get('train_step_cpu_time'), 3)}), against a layer ratio of "
                 f"{_fmt((r.get('layers') or 0) / (ref.get('layers') or 1), 3)}.")
         if _num(d.get("peak_mem")):
             notes.append(
@@ -1195,11 +1334,72 @@ def explain(results: dict) -> list[str]:
     return notes
 
 
+def _model_specs(task: str, models: list[str], args: BenchmarkArguments, data_dir: str,
+                 out_dir: Path, notes: list[str]) -> list[dict]:
+    """Per model: ``{"model", "ms"}`` (the worker's model spec), ``{"model", "same_as"}`` (an
+    architecture already measured) or ``{"model", "error"}``; ``run_dir`` in real mode."""
+    overrides = json.loads(args.config_overrides) if args.config_overrides else {}
+    runs = parse_runs(args.runs)
+    sbs_model = args.side_by_side_model or models[0]
+    entries, unique = [], {}
+    for model in models:
+        sbs = bool(args.side_by_side) and model == sbs_model
+        if args.architecture_only:
+            if model not in ARCHITECTURES:
+                raise ValueError(f"--architecture_only knows {', '.join(ARCHITECTURES)}; "
+                                 f"not {model!r}")
+            ov = overrides.get(model, overrides.get(ARCHITECTURES[model], {}))
+            key = (ARCHITECTURES[model], json.dumps(ov, sort_keys=True))
+            if key in unique:
+                entries.append({"model": model, "same_as": unique[key]})
+                notes.append(f"{model} has the architecture of {unique[key]} "
+                             f"({ARCHITECTURES[model]}, vocabulary {REAL_VOCAB_SIZES[model][0]}): "
+                             "its row repeats that measurement.")
+                continue
+            unique[key] = model
+            entries.append({"model": model, "run_dir": None, "ms": dict(
+                name=model, kind="arch", alias=model, task=task, overrides=ov,
+                tokenizer=args.tokenizer, max_seq_length=args.max_seq_length,
+                doc_stride=args.doc_stride, train_batch_size=args.train_batch_size,
+                side_by_side=sbs)})
+            continue
+        run_dir = find_run(model, task, runs, args.runs_dir)
+        if not (run_dir / "config.json").is_file():
+            if not args.train_missing:
+                entries.append({"model": model, "run_dir": run_dir, "error":
+                                f"no run folder {run_dir} (and --train_missing false)"})
+                continue
+            print(f"[benchmark] no run folder {run_dir}: train_ner.py ...", flush=True)
+            err = _train_run(model, task, run_dir, args, data_dir,
+                             out_dir / "logs" / f"train_{Path(model).name}_{task}.log")
+            if err:
+                entries.append({"model": model, "run_dir": run_dir, "error": err})
+                continue
+        info = json.loads((run_dir / "clinical_ner.json").read_text())
+        if info.get("task", task) != task:
+            notes.append(f"{run_dir} is a {info.get('task')} run, listed for {task}")
+        bs = args.train_batch_size
+        ra = run_dir / "run_args.json"
+        if ra.is_file() and bs == MODE_DEFAULTS["real"]["train_batch_size"]:
+            bs = json.loads(ra.read_text()).get("training", {}).get(
+                "per_device_train_batch_size", bs)
+        entries.append({"model": model, "run_dir": run_dir, "ms": dict(
+            name=model, kind="run", alias=model, run_dir=str(run_dir),
+            task=info.get("task", task), granularity=info.get("label_granularity", "type"),
+            max_seq_length=info.get("max_seq_length", args.max_seq_length),
+            doc_stride=info.get("doc_stride", args.doc_stride), train_batch_size=bs,
+            side_by_side=sbs)})
+    return entries
+
+
 def run_benchmark(args: BenchmarkArguments) -> dict:
     """Measure every model x task, write ``results.json``, ``results.md`` and the plots into
-    ``args.output_dir`` and return the results dict. Errors of one model are written into its
-    row (``error``) and do not stop the others; raises ValueError for an unknown
-    architecture-only alias."""
+    ``args.output_dir`` and return the results dict.
+
+    Per task: one memory/size worker per model (its own subprocess, see
+    :func:`measure_memory`), then one timing worker running all models interleaved
+    (:func:`measure_timing`). Errors of one model are written into its row (``error``) and do
+    not stop the others; raises ValueError for an unknown architecture-only alias."""
     args = resolve_args(args)
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1207,9 +1407,6 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
     data_dir = _data_dir(args, notes)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    runs = parse_runs(args.runs)
-    overrides = json.loads(args.config_overrides) if args.config_overrides else {}
-    sbs_model = args.side_by_side_model or models[0]
     environment = environment_info(args.device)
     base = dict(data_dir=data_dir, format=args.format, split=args.split,
                 max_documents=args.max_documents, train_documents=args.train_documents,
@@ -1218,91 +1415,65 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
                 train_steps=args.train_steps, device=args.device, bf16=args.bf16,
                 threads=args.threads, seed=args.seed, bootstrap=args.bootstrap)
     rows = []
-    measured: dict[tuple, dict] = {}
     side_by_side = {"model": None, "inference_speedup_vs_pipeline": None,
                     "spans_identical": None, "training_speedup_vs_pad_to_max": None}
+    t_start = time.time()
     for task in tasks:
-        for model in models:
-            log = out_dir / "logs" / f"{Path(model).name}_{task}.log"
-            sbs = bool(args.side_by_side) and model == sbs_model
-            print(f"[benchmark] {model} / {task} ...", flush=True)
-            t0 = time.time()
-            if args.architecture_only:
-                if model not in ARCHITECTURES:
-                    raise ValueError(f"--architecture_only knows {', '.join(ARCHITECTURES)}; "
-                                     f"not {model!r}")
-                ov = overrides.get(model, overrides.get(ARCHITECTURES[model], {}))
-                key = (ARCHITECTURES[model], task, json.dumps(ov, sort_keys=True), sbs)
-                if key in measured:
-                    m = dict(measured[key][1])
-                    same = measured[key][0]
-                else:
-                    spec = dict(base, kind="arch", alias=model, task=task, overrides=ov,
-                                tokenizer=args.tokenizer, max_seq_length=args.max_seq_length,
-                                doc_stride=args.doc_stride, train_batch_size=args.train_batch_size,
-                                side_by_side=sbs)
-                    m = run_worker(spec, log, args.isolate)
-                    measured[key] = (model, m)
-                    same = None
-                row = make_row(model, task, m, None, args.split)
-                if same:
-                    row["same_as"] = same
-                    notes.append(f"{model} has the architecture of {same} "
-                                 f"({ARCHITECTURES[model]}, vocabulary "
-                                 f"{REAL_VOCAB_SIZES[model][0]}): its row repeats that "
-                                 "measurement.")
+        entries = _model_specs(task, models, args, data_dir, out_dir, notes)
+        valid = [e for e in entries if "ms" in e]
+        mem = {}
+        for e in valid:
+            print(f"[benchmark] {e['model']} / {task}: size and peak memory ...", flush=True)
+            mem[e["model"]] = run_worker(
+                dict(base, job="memory", models=[e["ms"]]),
+                out_dir / "logs" / f"memory_{Path(e['model']).name}_{task}.log", args.isolate)
+        timing: dict = {}
+        if valid:
+            print(f"[benchmark] {task}: timing {', '.join(e['model'] for e in valid)} "
+                  "(interleaved) ...", flush=True)
+            timing = run_worker(dict(base, job="timing", models=[e["ms"] for e in valid]),
+                                out_dir / "logs" / f"timing_{task}.log", args.isolate)
+            if set(timing) == {"error"}:
+                timing = {e["model"]: dict(timing) for e in valid}
+        by_model = {}
+        for e in entries:
+            model = e["model"]
+            if "same_as" in e:
+                row = dict(by_model[e["same_as"]], model=model, same_as=e["same_as"])
             else:
-                run_dir = find_run(model, task, runs, args.runs_dir)
-                err = None
-                if not (run_dir / "config.json").is_file():
-                    if args.train_missing:
-                        print(f"[benchmark] no run folder {run_dir}: train_ner.py ...", flush=True)
-                        err = _train_run(model, task, run_dir, args, data_dir,
-                                         out_dir / "logs" / f"train_{Path(model).name}_{task}.log")
-                    else:
-                        err = f"no run folder {run_dir} (and --train_missing false)"
-                if err:
-                    m = {"error": err}
-                else:
-                    info = json.loads((run_dir / "clinical_ner.json").read_text())
-                    bs = args.train_batch_size
-                    ra = run_dir / "run_args.json"
-                    if ra.is_file() and args.train_batch_size == MODE_DEFAULTS["real"][
-                            "train_batch_size"]:
-                        bs = json.loads(ra.read_text()).get("training", {}).get(
-                            "per_device_train_batch_size", bs)
-                    spec = dict(base, kind="run", alias=model, run_dir=str(run_dir),
-                                task=info.get("task", task),
-                                granularity=info.get("label_granularity", "type"),
-                                max_seq_length=info.get("max_seq_length", args.max_seq_length),
-                                doc_stride=info.get("doc_stride", args.doc_stride),
-                                train_batch_size=bs, side_by_side=sbs)
-                    if info.get("task", task) != task:
-                        notes.append(f"{run_dir} is a {info.get('task')} run, listed for {task}")
-                    m = run_worker(spec, log, args.isolate)
-                row = make_row(model, task, m, run_dir, args.split)
-            row["measure_seconds"] = round(time.time() - t0, 1)
+                parts = [mem.get(model, {}), timing.get(model, {})] if "ms" in e else [e]
+                errors = [p["error"] for p in parts if "error" in p]
+                m = {k: v for p in parts if "error" not in p for k, v in p.items()}
+                if errors and not m:
+                    m = {"error": "; ".join(errors)}
+                row = make_row(model, task, m, e.get("run_dir"), args.split,
+                               arch=args.architecture_only)
+                if errors and "error" not in row:
+                    row["partial_errors"] = errors
+            by_model[model] = row
             rows.append(row)
-            if sbs and "error" not in m:
+            if row.get("error"):
+                print(f"[benchmark] {model} / {task}: {row['error']}", flush=True)
+            t = timing.get(model, {})
+            if e.get("ms", {}).get("side_by_side") and "error" not in t:
                 side_by_side["model"] = model
-                if "pipeline" in m:
-                    p = m["pipeline"]
+                if "pipeline" in t:
+                    p = t["pipeline"]
                     side_by_side.update(
                         inference_speedup_vs_pipeline=p["speedup"],
                         inference_speedup_vs_pipeline_cpu_time=p["speedup_cpu_time"],
                         spans_identical=p["spans"]["identical"],
-                        ours_tokens_per_s=m["infer_tokens_per_s"], pipeline=p)
+                        ours_tokens_per_s=t["infer_tokens_per_s"], pipeline=p)
                     if not p["spans"]["identical"]:
                         notes.append(_span_note(p["spans"]))
-                if "training_speedup_vs_pad_to_max" in m:
+                if "training_speedup_vs_pad_to_max" in t:
                     side_by_side.update(
-                        training_speedup_vs_pad_to_max=m["training_speedup_vs_pad_to_max"],
-                        training_speedup_vs_pad_to_max_cpu_time=m[
-                            "training_speedup_vs_pad_to_max_cpu_time"],
-                        training=m["training"])
-            if row.get("error"):
-                print(f"[benchmark] {model} / {task}: {row['error']}", flush=True)
+                        training_speedup_vs_pad_to_max=t["training_speedup_vs_pad_to_max"],
+                        training_speedup_vs_pad_to_max_cpu_time=t.get(
+                            "training_speedup_vs_pad_to_max_cpu_time"),
+                        training=t["training"])
     environment["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    environment["benchmark_seconds"] = round(time.time() - t_start, 1)
     settings = asdict(args)
     settings["data_dir"] = data_dir
     settings["torch_threads"] = next((r.get("torch_threads") for r in rows

@@ -183,18 +183,23 @@ def test_architecture_only_end_to_end_tiny(tmp_path, tiny_base_model):
     assert "| distilbert | phi | 0.23 |" in md
 
 
-def test_isolated_worker_reports_peak_memory(tmp_path, tiny_base_model):
-    spec = dict(kind="arch", alias="distilbert", task="phi", format="i2b2_2014",
-                data_dir=str(DEMO), split="test", overrides=TINY_DISTILBERT,
-                tokenizer=str(tiny_base_model), max_documents=2, train_documents=2,
-                max_seq_length=32, doc_stride=8, passes=1, warmup_documents=1,
-                latency_documents=1, eval_batch_size=8, train_batch_size=2, train_steps=1,
-                device="cpu", bf16=False, threads=1, seed=0, bootstrap=0, side_by_side=False)
+def test_isolated_memory_worker_reports_peak_memory(tmp_path, tiny_base_model):
+    ms = dict(name="distilbert", kind="arch", alias="distilbert", task="phi",
+              overrides=TINY_DISTILBERT, tokenizer=str(tiny_base_model), max_seq_length=32,
+              doc_stride=8, train_batch_size=2, side_by_side=False)
+    spec = dict(job="memory", models=[ms], format="i2b2_2014", data_dir=str(DEMO),
+                split="test", max_documents=2, train_documents=2, eval_batch_size=8,
+                train_steps=1, device="cpu", bf16=False, threads=1, seed=0)
     m = run_worker(spec, tmp_path / "worker.log", isolate=True)
     assert "error" not in m, m.get("error")
-    assert m["params"] == 233_407
+    assert m["params"] == 233_407 and m["documents"] == 2
     assert 0 < m["peak_mem_baseline_mb"] <= m["peak_mem_mb"] <= m["train_peak_mem_mb"]
+    assert m["train_peak_mem_delta_mb"] == round(m["train_peak_mem_mb"]
+                                                 - m["peak_mem_baseline_mb"], 1)
+    assert 8 < m["disk_bytes_fp32"] - 4 * 233_407 < 4096
     assert m["torch_threads"] == 1
+    bad = run_worker(dict(spec, job="nothing"), None, isolate=False)
+    assert set(bad) == {"error"} and "unknown worker job" in bad["error"]
 
 
 @pytest.mark.slow
