@@ -1078,7 +1078,7 @@ def make_row(model: str, task: str, m: dict, run_dir: Path | None, split: str, *
                   "max_seq_length", "doc_stride", "tokenizer_class", "tokenizer_vocab",
                   "vocab_source", "gold_spans", "pred_spans", "gpu", "layers", "hidden_size",
                   "multi_window_documents", "infer_pass_cpu_seconds",
-                  "infer_cpu_seconds_median", "train_step_cpu_seconds", "config",
+                  "infer_cpu_seconds_median", "train_step_cpu_seconds", "config", "training",
                   "interleaved_with", "train_steps_interleaved_with", "load_average_before_passes",
                   "load_average_after_passes")
     for k in extra_keys:
@@ -1166,6 +1166,18 @@ def markdown_report(results: dict) -> str:
     cfg = results["settings"]
     lines.append(f"Corpus `{cfg['data_dir']}`, split `{cfg['split']}`; device `{cfg['device']}`"
                  f"{' bf16' if cfg['bf16'] else ''}; seed {cfg['seed']}. MB = 10^6 bytes.")
+    r0 = next((r for r in rows if not r.get("error")), None)
+    if r0:
+        lines.append("")
+        lines.append(f"Inference: {r0.get('documents')} notes ({_fmt(r0.get('note_tokens'))} "
+                     f"sub-tokens, {r0.get('windows')} windows of up to {r0.get('max_seq_length')}"
+                     f", stride {r0.get('doc_stride')}), {len(r0.get('infer_pass_seconds') or [])}"
+                     f" timed passes after a warm-up, batch {cfg.get('eval_batch_size')}; "
+                     f"latency over {r0.get('latency_notes')} notes. Training: "
+                     f"{cfg.get('train_steps')} timed steps per model of batch "
+                     f"{cfg.get('train_batch_size')} (real runs: the run's batch size) "
+                     f"from {r0.get('train_windows')} training windows. Models timed "
+                     "interleaved in one process; sizes and peak memory in one process per model.")
     lines += ["", "| model | task | params (M) | disk fp32 MB | disk fp16 MB | peak mem MB "
               "(infer / train) | train s | train tok/s | epoch s | infer tok/s | notes/s | "
               "latency p50 / p95 ms | strict F1 [95% CI] |",
@@ -1231,8 +1243,9 @@ def markdown_report(results: dict) -> str:
               f"* Python {env.get('python')}; " + ", ".join(
                   f"{k} {v}" for k, v in env.get("versions", {}).items() if v),
               f"* git {env.get('git_commit')}; {env.get('date_utc')}"]
-    if results.get("notes"):
-        lines += ["", "## Notes", ""] + [f"* {n}" for n in results["notes"]]
+    notes = list(results.get("notes") or []) + list(results.get("explanations") or [])
+    if notes:
+        lines += ["", "## Notes", ""] + [f"* {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -1283,8 +1296,9 @@ def plot_results(results: dict, out_dir: Path) -> list[str]:
     x = np.arange(len(rows))
     w32 = [r.get("disk_mb_fp32") or 0 for r in rows]
     w16 = [r.get("disk_mb_fp16") or 0 for r in rows]
-    ax.bar(x - 0.2, w32, 0.4, label="fp32")
-    ax.bar(x + 0.2, w16, 0.4, label="fp16")
+    for off, ws, lab in ((-0.2, w32, "fp32"), (0.2, w16, "fp16")):
+        bars = ax.bar(x + off, ws, 0.4, label=lab)
+        ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_xticks(x, labels)
     ax.set_ylabel("safetensors MB (10^6 bytes)")
     ax.set_title("Disk size per model")
@@ -1322,15 +1336,23 @@ def explain(results: dict) -> list[str]:
                 f"{_fmt(d.get('train_step_time'), 3)} (CPU time "
                 f"{_fmt(d.get('train_step_cpu_time'), 3)}), against a layer ratio of "
                 f"{_fmt((r.get('layers') or 0) / (ref.get('layers') or 1), 3)}.")
-        if _num(d.get("peak_mem")):
+        if _num(d.get("peak_mem")) and r.get("device", "cpu") == "cpu":
+            w, rw = r.get("disk_mb_fp32"), ref.get("disk_mb_fp32")
+            pd, rpd = r.get("peak_mem_delta_mb"), ref.get("peak_mem_delta_mb")
+            rest = (f"; the rest ({_fmt(pd - w, 0)} vs {_fmt(rpd - rw, 0)} MB) is one batch's "
+                    f"activations ({results['settings'].get('eval_batch_size')} windows of up to "
+                    f"{r.get('max_seq_length')} tokens; freed layer by layer, so they do not "
+                    f"grow with depth) and allocator slack"
+                    if all(_num(x) for x in (w, rw, pd, rpd)) else "")
             notes.append(
                 f"{m}/{ref_name}: peak memory ratio {_fmt(d.get('peak_mem'), 3)} is of the whole "
                 f"process (Python, torch, tokenizer, corpus: "
                 f"~{_fmt(r.get('peak_mem_baseline_mb'), 0)} MB before the model is "
-                f"built, the same for both); above that baseline it is "
-                f"{_fmt(d.get('peak_mem_delta'), 3)} for inference (weights + activations of one "
-                f"batch) and {_fmt(d.get('train_peak_mem_delta'), 3)} for training (weights, "
-                f"gradients, two AdamW moments, activations).")
+                f"built, the same for both). Above that baseline inference is "
+                f"{_fmt(d.get('peak_mem_delta'), 3)}: fp32 weights {_fmt(w, 0)} vs {_fmt(rw, 0)} "
+                f"MB{rest}. Training is {_fmt(d.get('train_peak_mem_delta'), 3)} above the "
+                f"baseline: weights, gradients and two AdamW moments (4 x the weights) dominate, "
+                f"so it follows the parameter ratio {_fmt(d.get('params'), 3)}.")
     return notes
 
 
@@ -1486,15 +1508,25 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
             "values, only on the window lengths, which come from a real WordPiece vocabulary")
         settings["vocab_sizes"] = {k: {"vocab_size": v, "source": s}
                                    for k, (v, s) in REAL_VOCAB_SIZES.items()}
+    if args.reference not in models:
+        notes.append(f"reference {args.reference!r} is not among the models: no ratios")
     results = {"mode": "architecture_only" if args.architecture_only else "real",
-               "reference": args.reference, "rows": rows,
-               "ratios": compute_ratios(rows, args.reference), "side_by_side": side_by_side,
+               "reference": args.reference, "rows": rows, "side_by_side": side_by_side,
                "environment": environment, "settings": settings,
                "seeds": {"model_init_and_batch_order": args.seed, "bootstrap": args.seed},
                "definitions": DEFINITIONS, "notes": notes}
-    if args.reference not in models:
-        notes.append(f"reference {args.reference!r} is not among the models: no ratios")
-    notes.extend(explain(results))
+    return write_results(results, out_dir)
+
+
+def write_results(results: dict, out_dir: str | Path) -> dict:
+    """Derive ``ratios`` (:func:`compute_ratios`), ``explanations`` (:func:`explain`) and the
+    plots from ``results["rows"]``, then write ``results.json`` and ``results.md`` into
+    ``out_dir``. Also re-renders a loaded ``results.json`` without measuring again. Returns
+    ``results`` (updated in place)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results["ratios"] = compute_ratios(results["rows"], results["reference"])
+    results["explanations"] = explain(results)
     results["plots"] = plot_results(results, out_dir)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out_dir / "results.md").write_text(markdown_report(results))
