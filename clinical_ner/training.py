@@ -49,8 +49,8 @@ class DataArguments:
     doc_stride: int = field(default=64, metadata={
         "help": "Overlap between consecutive windows of a note, in sub-tokens."})
     negative_window_keep: float = field(default=1.0, metadata={
-        "help": "Fraction of training windows without any entity that are kept (seeded); "
-                "1.0 keeps all. Evaluation always uses every window."})
+        "help": "Fraction of the training windows without any entity used per epoch, drawn "
+                "afresh each epoch (seeded); 1.0 uses all. Evaluation always uses every window."})
     max_train_documents: int = field(default=None, metadata={
         "help": "Use only the first N training notes (quick runs)."})
     split_seed: int = field(default=1701, metadata={
@@ -97,13 +97,30 @@ def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels
     return out
 
 
-def keep_negative_windows(windows: list[dict], keep: float, seed: int) -> list[dict]:
-    """Keep every window with an entity and a seeded fraction ``keep`` of the others."""
-    if keep >= 1.0:
-        return windows
-    rng = random.Random(seed)
-    return [w for w in windows
-            if any(lab > 0 for lab in w["labels"]) or rng.random() < keep]
+class NegativeSubsampler:
+    """A training sampler: every window with an entity, plus a fresh seeded fraction ``keep`` of
+    the windows without one, each epoch (epoch k draws with seed ``seed + k``), shuffled.
+
+    ``has_entity[i]`` says whether window i holds a labelled entity. Its length is constant, as
+    the Trainer needs; under ``accelerate`` every process draws the same indices and takes its
+    shard of them.
+    """
+
+    def __init__(self, has_entity: list[bool], keep: float, seed: int):
+        self.pos = [i for i, h in enumerate(has_entity) if h]
+        self.neg = [i for i, h in enumerate(has_entity) if not h]
+        self.n_neg = min(len(self.neg), round(keep * len(self.neg)))
+        self.seed, self.epoch = seed, 0
+
+    def __len__(self) -> int:
+        return len(self.pos) + self.n_neg
+
+    def __iter__(self):
+        rng = random.Random(self.seed + self.epoch)
+        self.epoch += 1
+        idx = self.pos + rng.sample(self.neg, self.n_neg)
+        rng.shuffle(idx)
+        return iter(idx)
 
 
 def _span_eval_trainer():
@@ -114,10 +131,15 @@ def _span_eval_trainer():
         reports document-level span measures (``eval_strict_f1`` chooses the best checkpoint)."""
 
         def __init__(self, *args, eval_documents=None, task=None, window_args=None,
-                     head_learning_rate=0.0, **kwargs):
+                     head_learning_rate=0.0, train_sampler=None, **kwargs):
             super().__init__(*args, **kwargs)
             self.eval_documents, self.task, self.window_args = eval_documents, task, window_args
-            self.head_learning_rate = head_learning_rate
+            self.head_learning_rate, self.train_sampler = head_learning_rate, train_sampler
+
+        def _get_train_sampler(self, train_dataset=None):
+            if self.train_sampler is not None:
+                return self.train_sampler
+            return super()._get_train_sampler(train_dataset)
 
         def create_optimizer(self, model=None):
             """The Trainer's AdamW with one more group: the classification head at
@@ -224,21 +246,25 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
                                                                     id2label.items()})
     window_args = dict(max_seq_length=data_args.max_seq_length, doc_stride=data_args.doc_stride)
     windows = build_windows(tokenizer, train_docs, task, **window_args)
-    n_all = len(windows)
-    windows = keep_negative_windows(windows, data_args.negative_window_keep, training_args.seed)
+    has_entity = [any(lab > 0 for lab in w["labels"]) for w in windows]
+    keep = data_args.negative_window_keep
+    sampler = NegativeSubsampler(has_entity, keep, training_args.seed) if keep < 1 else None
+    epoch_tokens = sum(w["length"] * (1 if h else min(keep, 1.0))
+                       for w, h in zip(windows, has_entity))
     train_ds = Dataset.from_list(windows)
     dev_probe = Dataset.from_list(build_windows(tokenizer, docs["dev"][:1], task, **window_args))
     trainer = _span_eval_trainer()(
         model=model, args=training_args, train_dataset=train_ds, eval_dataset=dev_probe,
         processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer),
         eval_documents=docs["dev"], task=task, window_args=window_args,
-        head_learning_rate=model_args.head_learning_rate)
+        head_learning_rate=model_args.head_learning_rate, train_sampler=sampler)
     out_dir.mkdir(parents=True, exist_ok=True)
     report.write(out_dir / "load_report.json")
     start = time.time()
     result = trainer.train()
     train_seconds = time.time() - start
-    train_tokens = sum(w["length"] for w in windows) * training_args.num_train_epochs
+    epochs_done = trainer.state.epoch or training_args.num_train_epochs
+    train_tokens = epoch_tokens * epochs_done
     check_label_names(trainer.model.config.id2label)
     trainer.save_model(str(out_dir))
     if not trainer.is_world_process_zero():
@@ -257,7 +283,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
         scores[split]["inference_seconds"] = round(time.time() - t0, 2)
     train_results = {
         "train_seconds": round(train_seconds, 1),
-        "train_windows": len(windows), "train_windows_before_negative_sampling": n_all,
+        "train_windows": len(windows), "train_windows_with_entities": sum(has_entity),
+        "train_windows_per_epoch": len(sampler) if sampler else len(windows),
         "train_documents": len(train_docs),
         "train_tokens_per_second": round(train_tokens / train_seconds, 1),
         "epochs": training_args.num_train_epochs, "global_steps": result.global_step,

@@ -82,3 +82,16 @@ def test_label_scheme_checks_names_and_keeps_hyphens():
         LabelScheme(("a", "b"), ("X", "X"))
     with pytest.raises(ValueError):
         LabelScheme(("a",), ("B-X",))
+
+
+def test_negative_subsampler_keeps_entities_and_redraws_negatives():
+    from clinical_ner.training import NegativeSubsampler
+
+    has_entity = [True, False, False, True, False, False, False, False, False, False]
+    s = NegativeSubsampler(has_entity, keep=0.25, seed=3)
+    assert len(s) == 2 + 2  # round(0.25 * 8) negatives
+    epochs = [sorted(s) for _ in range(4)]
+    assert all(len(e) == 4 and {0, 3} <= set(e) for e in epochs)
+    assert len({tuple(e) for e in epochs}) > 1  # a fresh draw of negatives per epoch
+    again = NegativeSubsampler(has_entity, keep=0.25, seed=3)
+    assert [sorted(again) for _ in range(4)] == epochs  # seeded
