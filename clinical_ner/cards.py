@@ -557,8 +557,8 @@ def card_context(run: RunInfo, repo_id: str, *, license: str, base_model: str | 
     speed = [("parameters", f"{weights['parameters']:,}"),
              ("weights file (safetensors)", f"{weights['bytes'] / 2**20:,.1f} MiB")]
     if _finite(m.get("inference_seconds")) and m.get("documents"):
-        speed.append((f"{m.get('split')} split inference ({m['documents']} notes, "
-                      f"{tr.get('device', '?')})",
+        speed.append((f"{m.get('split')} split inference after training ({m['documents']} "
+                      f"notes, {tr.get('device', '?')})",
                       f"{m['inference_seconds']:.1f} s ({m['documents'] / max(m['inference_seconds'], 1e-9):.1f} notes/s)"))  # noqa: E501
     if _finite(tr.get("train_tokens_per_second")):
         speed.append(("training throughput", f"{tr['train_tokens_per_second']:,.0f} sub-tokens/s"))
