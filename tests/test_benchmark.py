@@ -17,6 +17,7 @@ from clinical_ner.benchmarking import (
     count_parameters,
     embedding_parameters,
     overlap_char_ranges,
+    padded_positions,
     real_config,
     run_benchmark,
     run_worker,
@@ -127,6 +128,13 @@ def test_overlap_char_ranges_by_hand():
     # shared tokens are 3 ("on", chars 12-14) and 6 ("and", chars 23-26).
     assert overlap_char_ranges(tok, toks, words, 6, 1) == [[(12, 14), (23, 26)]]
     assert overlap_char_ranges(tok, toks, words, 16, 1) == [[]]
+
+
+def test_padded_positions_by_hand():
+    # windows sorted 10, 50, 100, 256, 256 in batches of 2: 2*50 + 2*256 + 1*256 = 868;
+    # note by note, each note's windows padded to its longest: 10 + 3*256 + 50 = 828
+    res = padded_positions([[10], [256, 256, 100], [50]], 2)
+    assert res == {"real": 672, "batched": 868, "per_note": 828}
 
 
 def test_training_batches_cover_every_window_once():
