@@ -22,7 +22,7 @@ HUB_ID ?=
 DRY_RUN ?=
 ARGS ?=
 
-.PHONY: setup demo train eval test lint publish benchmark clean
+.PHONY: setup demo train eval test lint publish benchmark benchmark-arch clean
 
 setup: $(VENV)/.setup-done
 
@@ -57,8 +57,16 @@ lint: setup
 publish: setup
 	$(PY) -m clinical_ner.hub --run $(RUN) --hub_model_id $(HUB_ID) $(if $(DRY_RUN),--dry_run) $(ARGS)
 
+# make benchmark DATA_DIR=../shared/data/physionet-deid-i2b2 (a finished run in OUTPUT_DIR)
 benchmark: setup
-	$(PY) benchmark.py $(ARGS)
+	$(PY) benchmark.py --models $(MODEL) --reference $(MODEL) --tasks $(TASK) \
+		--runs $(MODEL)=$(OUTPUT_DIR) --data_dir $(DATA_DIR) --format $(FORMAT) --split $(SPLIT) \
+		--output_dir benchmarks/results/$(notdir $(MODEL))_$(TASK) $(ARGS)
+
+# DistilBERT-base vs BERT-base (= BioBERT, ClinicalBERT) from their configurations: no Hub needed
+benchmark-arch: setup
+	$(PY) benchmark.py --architecture_only --models distilbert,bert,biobert,clinicalbert \
+		--reference bert --output_dir benchmarks/results/architecture_only $(ARGS)
 
 clean:
 	rm -rf runs/demo .pytest_cache
