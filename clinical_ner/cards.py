@@ -493,6 +493,8 @@ def _hyperparameters(run: RunInfo, base_id: str | None, base_desc: str
         ("epochs", f"{t.get('num_train_epochs')}" + (f" (max_steps {steps})"
                                                       if steps and steps > 0 else "")),
         ("learning rate", f"{t.get('learning_rate')}"),
+        *([("classification head learning rate", f"{m['head_learning_rate']}")]
+          if (m := run.run_args.get("model", {})).get("head_learning_rate") else []),
         ("scheduler / warmup", f"{t.get('lr_scheduler_type')} / {t.get('warmup_steps')}"),
         ("batch size (per device x grad. accumulation)",
          f"{t.get('per_device_train_batch_size')} x {t.get('gradient_accumulation_steps', 1)}"),
@@ -501,7 +503,7 @@ def _hyperparameters(run: RunInfo, base_id: str | None, base_desc: str
         ("precision", precision),
         ("window length / stride (sub-tokens)",
          f"{d.get('max_seq_length')} / {d.get('doc_stride')}"),
-        ("windows without entities kept", f"{d.get('negative_window_keep')}"),
+        ("windows without entities kept (fraction)", f"{d.get('negative_window_keep')}"),
         ("label granularity", f"{d.get('label_granularity')}"),
         ("seed", f"{t.get('seed')}"),
         ("checkpoint selection",
@@ -511,6 +513,22 @@ def _hyperparameters(run: RunInfo, base_id: str | None, base_desc: str
     if d.get("max_train_documents"):
         rows.append(("training notes used (first N)", f"{d['max_train_documents']}"))
     return rows
+
+
+def _windows_line(tr: dict, data_args: dict) -> str:
+    """Training windows in words, for both layouts of ``train_results.json``."""
+    n = tr.get("train_windows")
+    if n is None:
+        return "n/a"
+    if "train_windows_with_entities" in tr:
+        line = f"{n} ({tr['train_windows_with_entities']} with an entity)"
+        per_epoch = tr.get("train_windows_per_epoch")
+        if per_epoch is not None and per_epoch != n:
+            line += (f"; {per_epoch} per epoch: every window with an entity and a fraction "
+                     f"{data_args.get('negative_window_keep')} of the others, redrawn each epoch")
+        return line
+    before = tr.get("train_windows_before_negative_sampling")
+    return f"{n} (of {before} before dropping windows without entities)" if before else f"{n}"
 
 
 def _benchmark_rows(bench: dict) -> list[tuple[str, str]]:
@@ -589,8 +607,7 @@ def card_context(run: RunInfo, repo_id: str, *, license: str, base_model: str | 
                    "splits": {k: splits[k] for k in ("train", "dev", "test") if k in splits},
                    "problems": len(run.load_report.get("problems") or []),
                    "train_documents": tr.get("train_documents"),
-                   "train_windows": tr.get("train_windows"),
-                   "train_windows_all": tr.get("train_windows_before_negative_sampling")},
+                   "train_windows": _windows_line(tr, data_args)},
         "hyperparameters": _hyperparameters(run, hub_id, base_desc),
         "hardware": {"device": tr.get("device", "unknown"),
                      "torch_threads": tr.get("torch_threads"),

@@ -93,6 +93,9 @@ def test_tiny_card_body(tiny_card, tiny_phi_run):
     # training data as counts, window settings in the usage snippet (tiny run: 64 / 16)
     report = json.loads((tiny_phi_run / "load_report.json").read_text())
     assert f"| total | {report['documents']} |" in body
+    tr = json.loads((tiny_phi_run / "train_results.json").read_text())
+    assert f"training notes used: {tr['train_documents']}; training windows: " \
+           f"{tr['train_windows']}" in body
     assert 'aggregation_strategy="first", stride=16' in body
     assert "model_max_length=64" in body
     assert 'repo = "example/tiny-phi"' in body
