@@ -86,14 +86,51 @@ class Document:
     def from_json(cls, record: dict, where: str = "<record>") -> Document:
         """Build a document from a JSONL record; checks ``text[start:end] == span["text"]``.
 
-        Raises :class:`FormatError` naming ``where``, the id and the offsets on a mismatch.
+        ``id`` must be a string or an integer, ``text`` a string, ``spans`` (optional) a list of
+        objects with integer ``start``/``end`` and a string ``label``: nothing is coerced (a
+        float offset is not rounded). Raises :class:`FormatError` naming ``where``, the id and
+        the offsets on any of these, or on a span past the text or whose ``text`` differs.
         """
-        try:
-            doc_id, text = str(record["id"]), record["text"]
-            raw = record.get("spans", [])
-            spans = [Span(int(s["start"]), int(s["end"]), str(s["label"])) for s in raw]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FormatError(f"{where}: bad record {record.get('id', '?')!r}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise FormatError(f"{where}: a record must be a JSON object, got "
+                              f"{type(record).__name__}")
+        rid = record.get("id", "?")
+
+        def bad(what: str) -> FormatError:
+            return FormatError(f"{where}: bad record {str(rid)!r}: {what}")
+
+        for key in ("id", "text"):
+            if key not in record:
+                raise bad(f"no {key!r} field")
+        if isinstance(rid, bool) or not isinstance(rid, (str, int)):
+            raise bad(f"'id' must be a string or an integer, got {type(rid).__name__}")
+        doc_id, text = str(rid), record["text"]
+        if not isinstance(text, str):
+            raise bad(f"'text' must be a string, got {type(text).__name__}")
+        lone = next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), None)
+        if lone is not None:
+            raise bad(f"'text' holds a lone surrogate (not valid Unicode) at character offset "
+                      f"{lone}")
+        raw = record.get("spans", [])
+        if not isinstance(raw, list):
+            raise bad(f"'spans' must be a list, got {type(raw).__name__}")
+        spans = []
+        for i, r in enumerate(raw):
+            if not isinstance(r, dict):
+                raise bad(f"span #{i} must be a JSON object, got {type(r).__name__}")
+            for key in ("start", "end", "label"):
+                if key not in r:
+                    raise bad(f"span #{i} has no {key!r} field")
+            start, end, label = r["start"], r["end"], r["label"]
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):
+                raise bad(f"span #{i}: 'start'/'end' must be integers, got {start!r}, {end!r}")
+            if not isinstance(label, str):
+                raise bad(f"span #{i} [{start}, {end}): 'label' must be a string, got "
+                          f"{type(label).__name__}")
+            try:
+                spans.append(Span(start, end, label))
+            except ValueError as exc:
+                raise bad(str(exc)) from exc
         for s, r in zip(spans, raw):
             if s.end > len(text):
                 raise FormatError(
@@ -123,13 +160,20 @@ def write_jsonl(docs: Iterable[Document], path: str | Path) -> int:
 def read_jsonl(path: str | Path) -> Iterator[Document]:
     """Read JSONL interchange documents. Raises :class:`FormatError` naming file and line."""
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        offset = 0
+        for lineno, data in enumerate(fh, 1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FormatError(f"{path}:{lineno}: not UTF-8 at byte offset "
+                                  f"{offset + exc.start}: {exc.reason}") from exc
+            offset += len(data)
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise FormatError(f"{path}:{lineno}: not JSON: {exc}") from exc
             yield Document.from_json(record, where=f"{path}:{lineno}")
 

@@ -418,6 +418,41 @@ def test_jsonl_mismatch_duplicate_id_and_split_names(tmp_path):
         jsonl.read_path(tmp_path / "test.jsonl", LoadReport("jsonl"))
 
 
+
+@pytest.mark.parametrize("line, message", [
+    ("[1, 2]", r"x\.jsonl:1: a record must be a JSON object, got list"),
+    ("null", r"x\.jsonl:1: a record must be a JSON object, got NoneType"),
+    ('{"id": null, "text": "abc"}', r"'id' must be a string or an integer, got NoneType"),
+    ('{"id": "1", "text": 5}', r"bad record '1': 'text' must be a string, got int"),
+    ('{"id": "1", "text": ["a"], "spans": []}', r"'text' must be a string, got list"),
+    ('{"id": "1", "text": "ab\\ud800c"}', r"lone surrogate .* at character offset 2"),
+    ('{"id": "1", "text": "abc", "spans": "x"}', r"'spans' must be a list, got str"),
+    ('{"id": "1", "text": "abc", "spans": [[0, 1, "X"]]}', r"span #0 must be a JSON object"),
+    ('{"id": "1", "text": "abc", "spans": [{"start": 0, "label": "X"}]}',
+     r"span #0 has no 'end' field"),
+    ('{"id": "1", "text": "abcdef", "spans": [{"start": 1.7, "end": 4, "label": "X"}]}',
+     r"span #0: 'start'/'end' must be integers, got 1\.7, 4"),
+    ('{"id": "1", "text": "abc", "spans": [{"start": "0", "end": 2, "label": "X"}]}',
+     r"must be integers, got '0', 2"),
+    ('{"id": "1", "text": "abc", "spans": [{"start": true, "end": 2, "label": "X"}]}',
+     r"must be integers, got True, 2"),
+    ('{"id": "1", "text": "abc", "spans": [{"start": 0, "end": Infinity, "label": "X"}]}',
+     r"must be integers, got 0, inf"),
+    ('{"id": "1", "text": "abc", "spans": [{"start": 0, "end": 2, "label": null}]}',
+     r"span #0 \[0, 2\): 'label' must be a string, got NoneType"),
+])
+def test_jsonl_wrong_types_are_errors_never_coerced_or_tracebacks(tmp_path, line, message):
+    (tmp_path / "x.jsonl").write_text(line + "\n")
+    with pytest.raises(FormatError, match=message):
+        jsonl.read_path(tmp_path, LoadReport("jsonl"))
+
+
+def test_jsonl_bad_utf8_names_file_line_and_byte_offset(tmp_path):
+    (tmp_path / "x.jsonl").write_bytes(b'{"id": "1", "text": "a"}\n{"id": "2", "text": "\xff"}\n')
+    with pytest.raises(FormatError, match=r"x\.jsonl:2: not UTF-8 at byte offset 46"):
+        jsonl.read_path(tmp_path, LoadReport("jsonl"))
+
+
 # -------------------------------------------------------------------------------- splits
 
 def test_split_names():
