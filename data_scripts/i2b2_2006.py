@@ -83,8 +83,8 @@ def read_file(path: str | Path, report: LoadReport, *, strip_report_end: bool = 
     """Read every ``<RECORD>`` of one i2b2 2006 XML file into documents (added to ``report``).
 
     Raises :class:`FormatError` naming the file (line and column) when the XML does not parse
-    after the known repair, or naming the record when it has no ``ID``/``<TEXT>`` or an ID
-    repeats in the file.
+    after the known repair, or naming the record when it has no ``ID``, not exactly one
+    ``<TEXT>``, or an ID repeats in the file.
     """
     path = Path(path)
     data = repair(path.read_bytes(), path, report)
@@ -106,9 +106,11 @@ def read_file(path: str | Path, report: LoadReport, *, strip_report_end: bool = 
         if rid in seen:
             raise FormatError(f"{path}: record {rid!r} appears more than once")
         seen.add(rid)
-        text_el = rec.find("TEXT")
-        if text_el is None:
-            raise FormatError(f"{path}: record {rid!r} has no <TEXT>")
+        text_els = rec.findall("TEXT")
+        if len(text_els) != 1:
+            raise FormatError(f"{path}: record {rid!r} has {len(text_els)} <TEXT> elements "
+                              "(expected one)")
+        text_el = text_els[0]
         buf: list[str] = []
         found: list = []
         _walk(text_el, buf, 0, found, str(path), rid, report)

@@ -18,6 +18,9 @@ from clinical_ner.documents import Document, FormatError, LoadReport, Span, reso
 from clinical_ner.labels import I2B2_2014_TYPES
 
 FILE_RE = re.compile(r"^(\d+)-(\d+)")
+#: An offset attribute: ASCII digits with an optional minus (no spaces, ``+``, ``_`` or
+#: non-ASCII digits, which ``int()`` would accept).
+_INT_RE = re.compile(r"-?[0-9]+")
 
 
 def patient_of(doc_id: str) -> str | None:
@@ -37,24 +40,34 @@ def read_file(path: str | Path, report: LoadReport) -> Document:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise FormatError(f"{path}: not well-formed XML: {exc}") from exc
-    text_el = root.find("TEXT")
-    if text_el is None:
+    text_els, tags_els = root.findall("TEXT"), root.findall("TAGS")
+    if not text_els:
         raise FormatError(f"{path}: no <TEXT> element")
+    if len(text_els) > 1 or len(tags_els) > 1:
+        raise FormatError(f"{path}: {len(text_els)} <TEXT> and {len(tags_els)} <TAGS> elements "
+                          "(expected one of each)")
+    text_el = text_els[0]
+    if len(text_el):
+        raise FormatError(f"{path}: <TEXT> holds a <{text_el[0].tag}> element after character "
+                          f"{len(text_el.text or '')}; the note text must be plain text or CDATA "
+                          "(its tags would cut the text)")
     text = text_el.text or ""
     doc_id = path.stem
     spans: list[Span] = []
-    tags = root.find("TAGS")
+    tags = tags_els[0] if tags_els else None
     for tag in [] if tags is None else list(tags):
         category, tag_id = tag.tag, tag.get("id")
         typ = tag.get("TYPE")
-        try:
-            start, end = int(tag.get("start")), int(tag.get("end"))
-        except (TypeError, ValueError):
+        raw = (tag.get("start"), tag.get("end"))
+        if not all(r is not None and _INT_RE.fullmatch(r) for r in raw):
             report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=None, end=None,
-                           problem="bad_offsets: start/end missing or not integers",
-                           action="dropped")
+                           problem=f"bad_offsets: start/end {raw[0]!r}, {raw[1]!r} missing or "
+                                   "not integers", action="dropped")
             continue
-        if not (0 <= start < end <= len(text)):
+        start, end = int(raw[0]), int(raw[1])
+        if start >= end:
+            what = f"bad_offsets: [{start}, {end}) is empty or reversed"
+        elif not (0 <= start < end <= len(text)):
             what = f"out_of_bounds: [{start}, {end}) outside the text ({len(text)} characters)"
         elif category not in I2B2_2014_TYPES or typ not in I2B2_2014_TYPES[category]:
             what = f"unknown_label: {category}/{typ} is not an i2b2 2014 category/TYPE"

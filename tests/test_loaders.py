@@ -9,7 +9,7 @@ import pytest
 from conftest import SAMPLES, SHARED, need_shared
 
 from clinical_ner.documents import FormatError, LoadReport, Span
-from data_scripts import brat, conll, i2b2_2006, i2b2_2010, jsonl, load_corpus
+from data_scripts import brat, conll, i2b2_2006, i2b2_2010, i2b2_2014, jsonl, load_corpus
 from data_scripts.__main__ import main as cli_main
 from data_scripts.loader_common import split_of_name
 
@@ -396,6 +396,60 @@ def test_conll_four_columns_and_docstart(tmp_path):
     assert (d0.id, d0.text, d0.spans) == ("x-0", "EU rejects", (Span(0, 2, "ORG"),))
     assert (d1.id, d1.text, d1.spans) == ("x-1", "Peter Blackburn", (Span(0, 15, "PER"),))
     assert d0.meta["split"] is None and dict(report.counts) == {}
+
+
+
+# ----------------------------------------------------------------------------- i2b2 2014
+
+I2B2_TEXT = "\nRecord date: 2093-04-11\nMr. Tolliver Quince, 67.\n"
+I2B2_DATE = '<DATE id="P0" start="14" end="24" text="2093-04-11" TYPE="DATE" />'
+
+
+def write_i2b2_2014(path, text=I2B2_TEXT, tags=(I2B2_DATE,), body=None):
+    body = body or f"<TEXT><![CDATA[{text}]]></TEXT><TAGS>{''.join(tags)}</TAGS>"
+    path.write_text(f"<deIdi2b2>{body}</deIdi2b2>", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("start, end, problem", [
+    ("2_9", "37", "bad_offsets: start/end '2_9', '37' missing or not integers"),
+    ("\uff12\uff19", "37", "bad_offsets: start/end '\uff12\uff19', '37' missing or not integers"),
+    (" 29", "37", "bad_offsets: start/end ' 29', '37' missing or not integers"),
+    ("+29", "37", "bad_offsets: start/end '+29', '37' missing or not integers"),
+    ("29.0", "37", "bad_offsets: start/end '29.0', '37' missing or not integers"),
+    ("37", "29", "bad_offsets: [37, 29) is empty or reversed"),
+    ("-2", "37", "out_of_bounds: [-2, 37) outside the text (50 characters)"),
+])
+def test_i2b2_2014_offsets_are_plain_integers_never_reinterpreted(tmp_path, start, end, problem):
+    tag = f'<NAME id="P1" start="{start}" end="{end}" text="Tolliver" TYPE="PATIENT" />'
+    report = LoadReport("i2b2_2014")
+    doc = i2b2_2014.read_file(write_i2b2_2014(tmp_path / "100-01.xml",
+                                              tags=(I2B2_DATE, tag)), report)
+    assert [s.label for s in doc.spans] == ["DATE/DATE"]
+    assert [(p.tag_id, p.problem, p.action) for p in report.problems] == [
+        ("P1", problem, "dropped")]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("<TEXT>\nRecord date: <b>x</b> 2093-04-11</TEXT><TAGS/>",
+     r"<TEXT> holds a <b> element after character 14"),
+    (f"<TEXT>{I2B2_TEXT}</TEXT><TEXT>more</TEXT><TAGS>{I2B2_DATE}</TAGS>",
+     r"2 <TEXT> and 1 <TAGS> elements \(expected one of each\)"),
+    (f"<TEXT>{I2B2_TEXT}</TEXT><TAGS>{I2B2_DATE}</TAGS><TAGS/>",
+     r"1 <TEXT> and 2 <TAGS> elements"),
+])
+def test_i2b2_2014_text_or_tags_never_silently_cut(tmp_path, body, message):
+    path = write_i2b2_2014(tmp_path / "100-01.xml", body=body)
+    with pytest.raises(FormatError, match=r"100-01\.xml: " + message):
+        i2b2_2014.read_file(path, LoadReport("i2b2_2014"))
+
+
+def test_i2b2_2006_record_with_two_texts_is_an_error(tmp_path):
+    path = tmp_path / "x.xml"
+    path.write_text('<ROOT><RECORD ID="1"><TEXT>a <PHI TYPE="DATE">03</PHI></TEXT>'
+                    '<TEXT>b <PHI TYPE="DATE">04</PHI></TEXT></RECORD></ROOT>')
+    with pytest.raises(FormatError, match=r"x\.xml: record '1' has 2 <TEXT> elements"):
+        i2b2_2006.read_file(path, LoadReport("i2b2_2006"))
 
 
 # --------------------------------------------------------------------------------- jsonl
