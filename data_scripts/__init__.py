@@ -105,8 +105,8 @@ def load_corpus(
     groups, :func:`carve_dev`). Empty splits are left out of the returned dict (their 0 stays in
     ``report.splits``). ``options`` go to the format's reader (``labels``, ``discontinuous``,
     ``strip_report_end``; see :data:`READERS`).
-    Raises FormatError for an unknown format, a missing path, or files of which only some name
-    a split.
+    Raises FormatError for an unknown format, a missing path, files of which only some name
+    a split, or files that hold no document at all.
     """
     if fmt not in READERS:
         raise FormatError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
@@ -136,6 +136,8 @@ def load_corpus(
             splits = split_by_group(docs, seed=split_seed)
             method = (f"seeded split by patient/document (seed {split_seed}, 70/10/20 % of "
                       "groups)")
+    if not any(splits.values()):
+        raise FormatError(f"{path}: no documents in any file (empty {fmt} files?)")
     if splits.get("train") and not splits.get("dev") and not method.startswith("seeded"):
         splits["train"], splits["dev"] = carve_dev(splits["train"], seed=split_seed)
         method += (f"; no dev split in the corpus: seeded dev = 10 % of the train "

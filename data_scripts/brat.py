@@ -38,7 +38,7 @@ DISCONTINUOUS_POLICIES = ("join", "split", "drop")
 #: Line kinds that are counted but carry no entity for NER.
 NON_ENTITY_KINDS = ("R", "E", "A", "M", "N", "#", "*")
 
-_OFFSETS_RE = re.compile(r"^\d+ \d+(;\d+ \d+)*$")
+_OFFSETS_RE = re.compile(r"^[0-9]+ [0-9]+(;[0-9]+ [0-9]+)*$")  # ASCII digits only
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,12 @@ def parse_ann(content: str, file: str, record: str, report: LoadReport) -> list[
     ``report.counts["brat_lines:<kind>"]``.
 
     ``content`` lines may end in ``\\n`` or ``\\r\\n``. Raises :class:`FormatError` naming ``file``,
-    ``record`` and the line for a ``T`` line whose type/offsets field is malformed. A line of an
-    unknown kind is reported (``unknown_line``) and ignored.
+    ``record`` and the line for a ``T`` line whose type/offsets field is malformed (offsets are
+    ASCII digits). A line of an unknown kind is reported (``unknown_line``) and ignored; a ``T``
+    id defined twice is kept and reported (``duplicate_id``).
     """
     entities = []
+    first_line: dict[str, int] = {}
     for lineno, raw in enumerate(content.split("\n"), 1):
         line = raw[:-1] if raw.endswith("\r") else raw
         if not line.strip():
@@ -73,7 +75,14 @@ def parse_ann(content: str, file: str, record: str, report: LoadReport) -> list[
         kind = line[0]
         if kind == "T":
             report.counts["brat_lines:T"] += 1
-            entities.append(_parse_t_line(line, file, record, lineno, report))
+            ent = _parse_t_line(line, file, record, lineno, report)
+            if ent.id in first_line:
+                report.problem(file=file, record=record, tag_id=ent.id, start=ent.fragments[0][0],
+                               end=ent.fragments[-1][1], action="kept",
+                               problem=f"duplicate_id: {ent.id} on line {lineno} was already "
+                                       f"defined on line {first_line[ent.id]}")
+            first_line.setdefault(ent.id, lineno)
+            entities.append(ent)
         elif kind in NON_ENTITY_KINDS:
             report.counts[f"brat_lines:{kind}"] += 1
         else:

@@ -15,6 +15,9 @@ is ``-DOCSTART-`` starts a new document. Follows the layout described in
   ``B-Multi-tissue_structure`` has type ``Multi-tissue_structure``. Any other tag is a
   :class:`FormatError` naming the file and line. An ``I-X`` that does not continue an ``X``
   entity of the same sentence starts a new span and is reported (``orphan_inside``).
+* A UTF-8 BOM at the start of a file is dropped (``counts["conll:bom_stripped"]``; the text is
+  rebuilt from the tokens, so no offset moves); a file without token lines is reported
+  (``empty_file``).
 * Split: a file whose name says ``train``/``dev``/``devel``/``valid``/``test`` gives its documents
   that split (``doc.meta["split"]``).
 """
@@ -57,9 +60,11 @@ def _blocks(content: str, file: str):
                 sent = []
             yield "docstart", lineno
             continue
-        if len(cols) < 2 or not cols[0].strip():
+        if len(cols) < 2:
             raise FormatError(f"{file}:{lineno}: expected a token and a label column, got "
                               f"{len(cols)} column(s)")
+        if not cols[0].strip():
+            raise FormatError(f"{file}:{lineno}: empty or blank token in the first column")
         sent.append((cols[0], cols[-1].strip(), lineno))
     if sent:
         yield "sentence", sent
@@ -74,7 +79,13 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None) -> list[Docu
     """
     path = Path(path)
     content = decode_utf8(path.read_bytes(), path)
+    if content.startswith("\ufeff"):  # else it hides a first -DOCSTART- or joins the first token
+        content = content[1:]
+        report.counts["conll:bom_stripped"] += 1
     blocks = list(_blocks(content, str(path)))
+    if not blocks:
+        report.problem(file=str(path), record="", start=None, end=None, action="no documents",
+                       problem="empty_file: no token lines")
     has_docstart = any(kind == "docstart" for kind, _ in blocks)
     groups: list[list[list]] = []
     if has_docstart:

@@ -14,7 +14,8 @@
   runs as one space (``text_mismatch``; bigbio drops these silently).
 * Exact duplicates collapse and overlaps are resolved by
   :func:`clinical_ner.documents.resolve_spans`, all counted. Labels are the ``t=`` types
-  (``problem``/``test``/``treatment``).
+  (``problem``/``test``/``treatment``); any other type is kept and reported
+  (``unknown_label``).
 
 A folder may hold ``txt/`` and ``concept/`` (or ``concepts/``) itself or in sub-folders at any
 depth (``beth/``, ``partners/``); ids are the file stems and must be unique.
@@ -113,6 +114,10 @@ def read_document(txt_path: str | Path, con_path: str | Path | None, report: Loa
                 bad(f"text_mismatch: {where}: c= text differs from the covered tokens "
                     f"({len(c)} vs {end - start} characters)", start, end)
                 continue
+            if typ not in TYPES:
+                report.problem(file=file, record=doc_id, start=start, end=end, action="kept",
+                               problem=f"unknown_label: line {lineno}: {typ} is not an i2b2 2010 "
+                                       f"type ({'/'.join(TYPES)})")
             spans.append(Span(start, end, typ))
     spans = select_labels(spans, labels, report)
     kept = resolve_spans(text, spans, report, file=str(con_path or txt_path), record=doc_id)

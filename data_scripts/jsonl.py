@@ -30,7 +30,9 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None,
     seen = set() if seen is None else seen
     split = split_of_name(path.name)
     docs = []
+    records = 0
     for doc in read_jsonl(path):
+        records += 1
         if doc.id in seen:
             raise FormatError(f"{path}: record {doc.id!r} appears more than once")
         seen.add(doc.id)
@@ -44,6 +46,9 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None,
                                                      "split": split})
         report.add_document(out)
         docs.append(out)
+    if not records:
+        report.problem(file=str(path), record="", start=None, end=None, action="no documents",
+                       problem="empty_file: no records")
     return docs
 
 

@@ -452,6 +452,63 @@ def test_i2b2_2006_record_with_two_texts_is_an_error(tmp_path):
         i2b2_2006.read_file(path, LoadReport("i2b2_2006"))
 
 
+
+def test_brat_unicode_digit_offsets_fail_and_duplicate_t_id_reported(tmp_path):
+    (tmp_path / "d.txt").write_text("Started metoprolol 25 mg PO BID.\n")
+    (tmp_path / "d.ann").write_text("T1\tDrug \uff18 18\tmetoprolol\n")
+    with pytest.raises(FormatError, match=r"d\.ann: record 'd' line 1 \(T1\): offsets"):
+        brat.read_folder(tmp_path, LoadReport("brat"))
+    (tmp_path / "d.ann").write_text("T1\tDrug 8 18\tmetoprolol\nT1\tRoute 25 27\tPO\n")
+    report = LoadReport("brat")
+    [doc] = brat.read_folder(tmp_path, report)
+    assert len(doc.spans) == 2
+    assert [(p.tag_id, p.start, p.end, p.problem, p.action) for p in report.problems] == [
+        ("T1", 25, 27, "duplicate_id: T1 on line 2 was already defined on line 1", "kept")]
+
+
+def test_i2b2_2010_unknown_type_kept_and_reported(tmp_path):
+    (tmp_path / "txt").mkdir()
+    (tmp_path / "concept").mkdir()
+    (tmp_path / "txt" / "r1.txt").write_text("Patient admitted with chest pain .\n")
+    (tmp_path / "concept" / "r1.con").write_text('c="chest pain" 1:3 1:4||t="disease"\n')
+    report = LoadReport("i2b2_2010")
+    [doc] = i2b2_2010.read_folder(tmp_path, report)
+    assert doc.spans == (Span(22, 32, "disease"),)
+    assert [(p.start, p.end, p.problem, p.action) for p in report.problems] == [
+        (22, 32, "unknown_label: line 1: disease is not an i2b2 2010 type "
+                 "(problem/test/treatment)", "kept")]
+
+
+def test_conll_bom_stripped_blank_token_and_empty_files(tmp_path):
+    (tmp_path / "x.tsv").write_bytes(b"\xef\xbb\xbf-DOCSTART-\tO\n\nchest\tB-problem\n")
+    report = LoadReport("conll")
+    [doc] = conll.read_path(tmp_path, report)
+    assert (doc.id, doc.text, doc.spans) == ("x-0", "chest", (Span(0, 5, "problem"),))
+    assert report.counts["conll:bom_stripped"] == 1
+    (tmp_path / "x.tsv").write_text("\tB-problem\n")
+    with pytest.raises(FormatError, match=r"x\.tsv:1: empty or blank token in the first column"):
+        conll.read_path(tmp_path, LoadReport("conll"))
+    (tmp_path / "x.tsv").write_text("-DOCSTART-\tO\n\n")
+    with pytest.raises(FormatError, match="no documents in any file"):
+        load_corpus("conll", tmp_path)
+    (tmp_path / "y.tsv").write_text("chest\tB-problem\n")
+    (tmp_path / "x.tsv").write_text("")
+    splits, report = load_corpus("conll", tmp_path)
+    assert sum(len(v) for v in splits.values()) == 1
+    assert [(p.file.endswith("x.tsv"), p.problem) for p in report.problems] == [
+        (True, "empty_file: no token lines")]
+
+
+def test_jsonl_empty_file_reported_and_empty_corpus_fails(tmp_path):
+    (tmp_path / "x.jsonl").write_text("\n")
+    with pytest.raises(FormatError, match="no documents in any file"):
+        load_corpus("jsonl", tmp_path)
+    (tmp_path / "y.jsonl").write_text('{"id": "1", "text": "a"}\n')
+    report = LoadReport("jsonl")
+    assert len(jsonl.read_path(tmp_path, report)) == 1
+    assert [p.problem for p in report.problems] == ["empty_file: no records"]
+
+
 # --------------------------------------------------------------------------------- jsonl
 
 def test_jsonl_mismatch_duplicate_id_and_split_names(tmp_path):
