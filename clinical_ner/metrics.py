@@ -692,20 +692,31 @@ def seqeval_scores(
     for i, (t, p) in enumerate(zip(true_tags, pred_tags, strict=True)):
         if len(t) != len(p):
             raise ValueError(f"sentence {i}: {len(t)} gold tags but {len(p)} predicted")
-    if lenient:
-        report = classification_report(true_tags, pred_tags, output_dict=True, zero_division=0)
-        mode = "lenient (conlleval, default seqeval)"
-    else:
-        report = classification_report(
-            true_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
-        )
-        mode = "strict IOB2"
+    import warnings
+
+    with warnings.catch_warnings():
+        # no entity type on either side: numpy warns on the mean of no types (macro is NaN)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if lenient:
+            report = classification_report(true_tags, pred_tags, output_dict=True,
+                                           zero_division=0)
+            mode = "lenient (conlleval, default seqeval)"
+        else:
+            report = classification_report(
+                true_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
+                zero_division=0
+            )
+            mode = "strict IOB2"
+
+    def score(x) -> float:
+        x = float(x)
+        return 0.0 if x != x else x  # NaN (no entity types at all) -> 0, as division by zero
 
     def row(r: Mapping) -> dict:
         return {
-            "precision": float(r["precision"]),
-            "recall": float(r["recall"]),
-            "f1": float(r["f1-score"]),
+            "precision": score(r["precision"]),
+            "recall": score(r["recall"]),
+            "f1": score(r["f1-score"]),
             "support": int(r["support"]),
         }
 

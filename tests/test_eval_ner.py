@@ -460,3 +460,16 @@ def test_eval_arguments_defaults():
     assert (args.split, args.bootstrap, args.seed, args.hipaa_include_idnum) == (
         "test", 1000, 12345, False)
     assert args.write_errors is True and args.write_predictions is False
+
+
+def test_no_spans_anywhere_gives_strict_json_without_nan(tmp_path):
+    for side in ("gold", "pred"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "x.jsonl").write_text('{"id": "1", "text": "nothing here"}\n')
+    out = tmp_path / "out"
+    assert run_cli("--gold", tmp_path / "gold", "--pred", tmp_path / "pred", "--format", "jsonl",
+                   "--output_dir", out, "--bootstrap", 0) == 0
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"),
+                         parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
+    assert metrics["seqeval"]["macro"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
+                                           "support": 0}
