@@ -106,7 +106,8 @@ def load_corpus(
     ``report.splits``). ``options`` go to the format's reader (``labels``, ``discontinuous``,
     ``strip_report_end``; see :data:`READERS`).
     Raises FormatError for an unknown format, a missing path, files of which only some name
-    a split, or files that hold no document at all.
+    a split, files that hold no document at all, or a document id met twice (in two split
+    folders, where nothing else checks it: a test note also in train).
     """
     if fmt not in READERS:
         raise FormatError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
@@ -138,6 +139,13 @@ def load_corpus(
                       "groups)")
     if not any(splits.values()):
         raise FormatError(f"{path}: no documents in any file (empty {fmt} files?)")
+    split_of: dict[str, str] = {}
+    for name, split_docs in splits.items():
+        for d in split_docs:
+            if d.id in split_of:
+                raise FormatError(f"{path}: document id {d.id!r} is in split {split_of[d.id]} "
+                                  f"and again in split {name} (file {d.meta.get('file', '?')})")
+            split_of[d.id] = name
     if splits.get("train") and not splits.get("dev") and not method.startswith("seeded"):
         splits["train"], splits["dev"] = carve_dev(splits["train"], seed=split_seed)
         method += (f"; no dev split in the corpus: seeded dev = 10 % of the train "

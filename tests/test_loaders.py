@@ -578,3 +578,13 @@ def test_some_files_naming_a_split_is_an_error(tmp_path):
     (tmp_path / "extra.tsv").write_text("b\tO\n")
     with pytest.raises(FormatError, match="extra.tsv does not"):
         load_corpus("conll", tmp_path)
+
+
+def test_same_document_id_in_two_split_folders_is_an_error(tmp_path):
+    for split in ("train", "test"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "x.jsonl").write_text('{"id": "214-01", "text": "a"}\n')
+    (tmp_path / "train" / "y.jsonl").write_text('{"id": "215-01", "text": "b"}\n')
+    with pytest.raises(FormatError, match="document id '214-01' is in split test and again in "
+                                          r"split train \(file x\.jsonl\)"):
+        load_corpus("jsonl", tmp_path)
