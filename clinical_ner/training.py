@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -307,7 +306,3 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
     final = scores.get("test") or scores.get("dev")
     (out_dir / "metrics.json").write_text(json.dumps(final, indent=2) + "\n")
     return final
-
-
-def finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
