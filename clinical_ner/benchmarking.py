@@ -89,9 +89,14 @@ DEFINITIONS = {
     "train_step_tokens_per_s": "real (non-pad) tokens of one epoch / (batches per epoch x mean "
                                "seconds of the timed optimizer steps)",
     "training_speedup_vs_pad_to_max": "epoch seconds padding every window to max_seq_length / "
-                                      "epoch seconds with this project's batching (the same "
-                                      "real tokens per epoch both ways); *_sampled_steps: real "
-                                      "tokens/s of the timed steps themselves",
+                                      "epoch seconds with this project's batching (length-"
+                                      "grouped order, each batch padded to its longest window), "
+                                      "over the same windows: the run's first epoch (with "
+                                      "negative_window_keep < 1 its windows with entities plus "
+                                      "its draw of the others); *_sampled_steps: real tokens/s "
+                                      "of the timed steps themselves; "
+                                      "padding_bound: the most any padding scheme can give, "
+                                      "epoch positions padded to max / real positions",
     "epoch_seconds": "real mode: train_seconds / epochs of the run; architecture-only: "
                      "batches per epoch x mean timed step seconds (estimate)",
     "cpu_seconds": "process CPU time (all threads of the measuring process, time.process_time) "
@@ -144,7 +149,7 @@ class BenchmarkArguments:
         "help": "Training batch; None: the run's per_device_train_batch_size or 16 (real), 8 "
                 "(arch)."})
     train_steps: int = field(default=None, metadata={
-        "help": "Timed optimizer steps per batching mode; None: 20 (real), 5 (arch); 0 skips."})
+        "help": "Timed optimizer steps per batching mode; None: 40 (real), 5 (arch); 0 skips."})
     side_by_side: bool = field(default=None, metadata={
         "help": "Compare with transformers.pipeline and with pad-to-max training; None: on in "
                 "real mode, off in architecture-only mode (no pipeline there)."})
@@ -169,7 +174,7 @@ class BenchmarkArguments:
 
 #: Mode defaults for the arguments left at None.
 MODE_DEFAULTS = {
-    "real": dict(max_documents=None, passes=3, train_steps=20, train_batch_size=16,
+    "real": dict(max_documents=None, passes=3, train_steps=40, train_batch_size=16,
                  side_by_side=True),
     "arch": dict(max_documents=30, passes=2, train_steps=5, train_batch_size=8,
                  side_by_side=False),
@@ -674,12 +679,26 @@ def _prepare(spec: dict, ms: dict, device: str) -> dict:
     return ctx
 
 
-def _predict(ctx: dict, texts, device, bf16: bool):
+def _predict(ctx: dict, texts, device, bf16: bool, window_merge: str = "central"):
     from clinical_ner.inference import predict_documents
 
     with _autocast(device, bf16):
         return predict_documents(ctx["model"], ctx["tokenizer"], texts, ctx["id2label"],
-                                 **ctx["kw"])
+                                 window_merge=window_merge, **ctx["kw"])
+
+
+def _strict_f1(ctx: dict, spans_per_note) -> dict:
+    """Strict micro P/R/F1 of one system's spans (Span objects or pipeline entity dicts, entity
+    types) on the benchmarked notes, no bootstrap."""
+    from clinical_ner.documents import Document, Span
+    from clinical_ner.evaluation import score_documents
+
+    lab = ctx["task"].scheme.span_label_of
+    preds = [Document(d.id, d.text, tuple(sorted(Span(s, e, lab(t))
+                                                 for s, e, t in spans_as_keys(sp))))
+             for d, sp in zip(ctx["test_docs"], spans_per_note, strict=True)]
+    micro = score_documents(ctx["test_docs"], preds, ctx["task"].metric_scheme)["strict"]["micro"]
+    return {k: micro[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn") if k in micro}
 
 
 def _train_windows(ctx: dict, spec: dict) -> list[dict]:
@@ -689,6 +708,14 @@ def _train_windows(ctx: dict, spec: dict) -> list[dict]:
     train_docs = ctx["docs"].get("train", [])[: spec.get("train_documents")]
     wins = build_windows(ctx["tokenizer"], train_docs, ctx["task"], ms["max_seq_length"],
                          ms["doc_stride"])
+    keep = ms.get("negative_window_keep", 1.0)
+    if keep < 1:  # the run's first epoch: its windows with entities + its draw of the others
+        from clinical_ner.training import NegativeSubsampler
+
+        has_entity = [any(lab > 0 for lab in w["labels"]) for w in wins]
+        drawn = NegativeSubsampler(has_entity, keep, ms.get("train_seed", 42)).epoch_indices(0)
+        ctx["info"].update(train_windows_all=len(wins), negative_window_keep=keep)
+        wins = [wins[i] for i in sorted(drawn)]
     vocab = ctx["inner"].config.vocab_size
     if len(ctx["tokenizer"]) > vocab:  # architecture-only: ids into the target vocabulary
         for w in wins:
@@ -815,6 +842,10 @@ def measure_timing(spec: dict) -> dict:
                     results[key] = [ner(t) for t in sub]
 
             fns[f"{name}:pipeline"] = pipe
+            # this project's batching with the pipeline's window merge: the same spans
+            fns[f"{name}:longest"] = (lambda c=ctx, k=f"{name}:longest": lambda sub=c["texts"]:
+                                      results.__setitem__(k, _predict(c, sub, device, bf16,
+                                                                      "longest")))()
     if not ctxs:
         return out
     for name, fn in fns.items():
@@ -872,14 +903,18 @@ def measure_timing(spec: dict) -> dict:
         if key in results:
             texts = ctx["texts"]
             words = [split_words(t) for t in texts]
-            cmp = compare_span_sets(
-                [spans_as_keys(s) for s in results[name]],
-                [spans_as_keys(s) for s in results[key]],
-                doc_ids=[d.id for d in ctx["test_docs"]],
-                overlaps=overlap_char_ranges(ctx["tokenizer"], ctx["toks"], words,
-                                             ms["max_seq_length"], ms["doc_stride"]),
-                word_bounds=[({a for a, _ in w}, {b for _, b in w}) for w in words])
-            pmed, med = median(wall[key]), median(wall[name])
+            theirs = [spans_as_keys(s) for s in results[key]]
+
+            def cmp_with(system, words=words, theirs=theirs, ms=ms, ctx=ctx):
+                return compare_span_sets(
+                    [spans_as_keys(s) for s in results[system]], theirs,
+                    doc_ids=[d.id for d in ctx["test_docs"]],
+                    overlaps=overlap_char_ranges(ctx["tokenizer"], ctx["toks"], words,
+                                                 ms["max_seq_length"], ms["doc_stride"]),
+                    word_bounds=[({a for a, _ in w}, {b for _, b in w}) for w in words])
+
+            longest = f"{name}:longest"
+            pmed, med = median(wall[key]), median(wall[longest])
             out[name]["pipeline"] = {
                 "call": f'pipeline("token-classification", aggregation_strategy="first", '
                         f"stride={ms['doc_stride']}), tokenizer.model_max_length="
@@ -889,22 +924,32 @@ def measure_timing(spec: dict) -> dict:
                 "seconds_median": round(pmed, 3),
                 "tokens_per_s": round(ctx["n_tokens"] / pmed, 1),
                 "notes_per_s": round(len(texts) / pmed, 3), "speedup": round(pmed / med, 3),
+                "ours_window_merge": "longest",
+                "ours_seconds_median": round(med, 3),
+                "ours_tokens_per_s": round(ctx["n_tokens"] / med, 1),
+                "ours_pass_seconds": [round(t, 3) for t in wall[longest]],
+                "speedup_central_merge": round(pmed / median(wall[name]), 3),
                 "model_positions": padded_positions(
                     window_lengths(ctx["tokenizer"], ctx["toks"], ms["max_seq_length"],
                                    ms["doc_stride"]), spec["eval_batch_size"]),
                 "forward_calls": {"batched": -(-ctx["info"]["windows"]
                                                // spec["eval_batch_size"]),
                                   "per_note": ctx["info"]["windows"]},
-                "speedup_cpu_time": round(median(cpu[key]) / median(cpu[name]), 3),
-                "spans": cmp}
+                "speedup_cpu_time": round(median(cpu[key]) / median(cpu[longest]), 3),
+                "spans": cmp_with(longest),
+                "spans_central_merge": cmp_with(name),
+                "strict_f1": {"ours_central_merge": _strict_f1(ctx, results[name]),
+                              "ours_longest_merge": _strict_f1(ctx, results[longest]),
+                              "pipeline": _strict_f1(ctx, results[key])}}
 
     steps = spec.get("train_steps") or 0
     if steps > 0:
         entries = {}
         for name, ctx in ctxs.items():
             wins = _train_windows(ctx, spec)
-            out[name].update(train_windows=ctx["info"]["train_windows"],
-                             train_documents=ctx["info"]["train_documents"])
+            out[name].update({k: ctx["info"][k] for k in (
+                "train_windows", "train_documents", "train_windows_all", "negative_window_keep")
+                if k in ctx["info"]})
             entries[name] = _train_entry(ctx, wins, "dynamic")
             if ctx["ms"].get("side_by_side"):
                 entries[f"{name}:pad_to_max"] = _train_entry(ctx, wins, "pad_to_max")
@@ -925,6 +970,9 @@ def measure_timing(spec: dict) -> dict:
                     pm["epoch_cpu_seconds_est"] / d["epoch_cpu_seconds_est"], 3)
                 out[name]["training_speedup_vs_pad_to_max_sampled_steps"] = round(
                     d["real_tokens_per_s"] / pm["real_tokens_per_s"], 3)
+                wins = entries[name]["windows"]
+                out[name]["training_speedup_padding_bound"] = round(
+                    len(wins) * ctxs[name]["ms"]["max_seq_length"] / d["epoch_real_tokens"], 3)
     if device.startswith("cuda"):
         for name in ctxs:
             out[name]["gpu"] = torch.cuda.get_device_name(0)
@@ -1118,6 +1166,7 @@ def make_row(model: str, task: str, m: dict, run_dir: Path | None, split: str, *
                   "train_peak_mem_mb", "train_peak_mem_delta_mb", "train_step_seconds",
                   "train_step_tokens_per_s", "infer_seconds_median", "infer_pass_seconds",
                   "documents", "note_tokens", "windows", "latency_notes", "train_windows",
+                  "train_windows_all", "negative_window_keep",
                   "train_documents", "device", "bf16", "torch_threads", "load_seconds",
                   "max_seq_length", "doc_stride", "tokenizer_class", "tokenizer_vocab",
                   "vocab_source", "gold_spans", "pred_spans", "gpu", "layers", "hidden_size",
@@ -1256,7 +1305,9 @@ def markdown_report(results: dict) -> str:
         p = sbs.get("pipeline") or {}
         if p:
             sp = p["spans"]
-            lines.append(f"* Inference: this project {_fmt(sbs.get('ours_tokens_per_s'))} tok/s "
+            merge = p.get("ours_window_merge", "central")
+            lines.append(f"* Inference: this project (batched windows, `window_merge="
+                         f"\"{merge}\"`) {_fmt(sbs.get('ours_tokens_per_s'))} tok/s "
                          f"vs `{p['call']}` {_fmt(p['tokens_per_s'])} tok/s: speedup "
                          f"**{_fmt(sbs['inference_speedup_vs_pipeline'], 2)}x** wall time "
                          f"(median of {len(p['pass_seconds'])} interleaved passes over "
@@ -1264,9 +1315,23 @@ def markdown_report(results: dict) -> str:
                          f"time); spans identical: **{sbs['spans_identical']}** "
                          f"({sp['spans_in_both']} shared, {sp['spans_only_ours']} only ours, "
                          f"{sp['spans_only_pipeline']} only pipeline, in "
-                         f"{sp['notes_differing']}/{sp['notes']} notes; by reason "
-                         f"{sp['differences_by_reason']}; one-window notes identical: "
-                         f"{sp['single_window_notes_identical']}/{sp['single_window_notes']}).")
+                         f"{sp['notes_differing']}/{sp['notes']} notes; one-window notes "
+                         f"identical: {sp['single_window_notes_identical']}/"
+                         f"{sp['single_window_notes']}).")
+            sc = p.get("spans_central_merge")
+            if sc:
+                lines.append(
+                    f"  With the default `window_merge=\"central\"` (each word from the window "
+                    f"where it is most central): {_fmt(p.get('speedup_central_merge'), 2)}x; "
+                    f"{sc['spans_in_both']} spans shared with the pipeline, "
+                    f"{sc['spans_only_ours']} only ours, {sc['spans_only_pipeline']} only the "
+                    f"pipeline's, in {sc['notes_differing']}/{sc['notes']} notes (by reason "
+                    f"{sc['differences_by_reason']}).")
+            f1s = p.get("strict_f1")
+            if f1s:
+                lines.append("  Strict micro F1 against gold on these notes: " + "; ".join(
+                    f"{k.replace('_', ' ')} {v['f1']:.4f} (TP {v.get('tp')}, FP {v.get('fp')}, "
+                    f"FN {v.get('fn')})" for k, v in f1s.items()) + ".")
             pos, calls = p.get("model_positions"), p.get("forward_calls")
             if pos and calls:
                 lines.append(
@@ -1289,7 +1354,9 @@ def markdown_report(results: dict) -> str:
                 f"**{_fmt(sbs['training_speedup_vs_pad_to_max'], 2)}x** wall time "
                 f"({_fmt(sbs.get('training_speedup_vs_pad_to_max_cpu_time'), 2)}x in process CPU "
                 f"time; the timed steps alone: "
-                f"{_fmt(sbs.get('training_speedup_vs_pad_to_max_sampled_steps'), 2)}x).")
+                f"{_fmt(sbs.get('training_speedup_vs_pad_to_max_sampled_steps'), 2)}x; the most "
+                f"any padding scheme can give on these windows, max_seq_length x windows / real "
+                f"tokens: {_fmt(sbs.get('training_speedup_padding_bound'), 2)}x).")
     env = results["environment"]
     lines += ["", "## Environment", "",
               f"* CPU: {env.get('cpu')} ({env.get('cpu_affinity')} usable cores, torch threads "
@@ -1460,15 +1527,17 @@ def _model_specs(task: str, models: list[str], args: BenchmarkArguments, data_di
             notes.append(f"{run_dir} is a {info.get('task')} run, listed for {task}")
         bs = args.train_batch_size
         ra = run_dir / "run_args.json"
-        if ra.is_file() and bs == MODE_DEFAULTS["real"]["train_batch_size"]:
-            bs = json.loads(ra.read_text()).get("training", {}).get(
-                "per_device_train_batch_size", bs)
+        run_args = json.loads(ra.read_text()) if ra.is_file() else {}
+        if bs == MODE_DEFAULTS["real"]["train_batch_size"]:
+            bs = run_args.get("training", {}).get("per_device_train_batch_size", bs)
+        keep = run_args.get("data", {}).get("negative_window_keep", 1.0)
+        seed = run_args.get("training", {}).get("seed", args.seed)
         entries.append({"model": model, "run_dir": run_dir, "ms": dict(
             name=model, kind="run", alias=model, run_dir=str(run_dir),
             task=info.get("task", task), granularity=info.get("label_granularity", "type"),
             max_seq_length=info.get("max_seq_length", args.max_seq_length),
             doc_stride=info.get("doc_stride", args.doc_stride), train_batch_size=bs,
-            side_by_side=sbs)})
+            negative_window_keep=keep, train_seed=seed, side_by_side=sbs)})
     return entries
 
 
@@ -1543,9 +1612,15 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
                         inference_speedup_vs_pipeline=p["speedup"],
                         inference_speedup_vs_pipeline_cpu_time=p["speedup_cpu_time"],
                         spans_identical=p["spans"]["identical"],
-                        ours_tokens_per_s=t["infer_tokens_per_s"], pipeline=p)
+                        ours_tokens_per_s=p["ours_tokens_per_s"],
+                        inference_speedup_vs_pipeline_central_merge=p["speedup_central_merge"],
+                        spans_identical_central_merge=p["spans_central_merge"]["identical"],
+                        pipeline=p)
                     if not p["spans"]["identical"]:
                         notes.append(_span_note(p["spans"]))
+                    if not p["spans_central_merge"]["identical"]:
+                        notes.append("default (central) window merge: "
+                                     + _span_note(p["spans_central_merge"]))
                 if "training_speedup_vs_pad_to_max" in t:
                     side_by_side.update(
                         training_speedup_vs_pad_to_max=t["training_speedup_vs_pad_to_max"],
@@ -1553,6 +1628,7 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
                             "training_speedup_vs_pad_to_max_cpu_time"),
                         training_speedup_vs_pad_to_max_sampled_steps=t.get(
                             "training_speedup_vs_pad_to_max_sampled_steps"),
+                        training_speedup_padding_bound=t.get("training_speedup_padding_bound"),
                         training=t["training"])
     environment["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     environment["benchmark_seconds"] = round(time.time() - t_start, 1)

@@ -168,6 +168,12 @@ class EvalArguments:
         "help": "brat discontinuous spans: join, split or drop (default: the run's with --model, "
                 "the reader's default otherwise).", "choices": ["join", "split", "drop"]})
     batch_size: int = field(default=32, metadata={"help": "Inference batch size (windows)."})
+    window_merge: str = field(default="central", metadata={
+        "help": "How the overlapping windows of a note are merged: 'central' (each word from the "
+                "window where it is most central) or 'longest' (the token classification "
+                "pipeline's rule: each window decoded on its own, the longest of overlapping "
+                "entities kept; spans equal to pipeline(aggregation_strategy='first', stride=)).",
+        "choices": ["central", "longest"]})
     device: str = field(default=None, metadata={
         "help": "Inference device (default: cuda when available, else cpu)."})
     bootstrap: int = field(default=1000, metadata={
@@ -357,7 +363,8 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
     model.to(device)
     t0 = time.time()
     preds = predict_corpus(model, tokenizer, gold, task, max_seq_length=st.max_seq_length,
-                           doc_stride=st.doc_stride, batch_size=args.batch_size)
+                           doc_stride=st.doc_stride, batch_size=args.batch_size,
+                           window_merge=args.window_merge)
     seconds = round(time.time() - t0, 2)
     metrics = score_documents(gold, preds, scheme, bootstrap=args.bootstrap, seed=args.seed,
                               hipaa_include_idnum=args.hipaa_include_idnum,
@@ -369,7 +376,8 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
         args, "model", model=str(args.model), data_dir=str(st.data_dir), split=args.split,
         format=st.format, task=st.task, label_granularity=st.label_granularity,
         max_seq_length=st.max_seq_length, doc_stride=st.doc_stride, split_seed=st.split_seed,
-        **extra, metric_scheme=scheme, device=device, gold_load_problems=_problems(report))
+        **extra, metric_scheme=scheme, device=device, window_merge=args.window_merge,
+        gold_load_problems=_problems(report))
     return metrics, gold, preds, {"gold_report": report}
 
 

@@ -2,7 +2,17 @@
 character spans of the original text.
 
 :func:`predict_documents` is the project's batched inference over whole notes: all windows of all
-notes are sorted by length and run in batches with dynamic padding.
+notes are sorted by length and run in batches with dynamic padding. Two ways to merge the
+windows of a note (``window_merge``):
+
+- ``"central"`` (default): per word, the prediction of the window where the word is most central
+  (farthest from a window edge) wins; the merged IOB2 tags are decoded once per note.
+- ``"longest"``: the rule of ``transformers.pipeline("token-classification",
+  aggregation_strategy="first", stride=...)``: the raw note is tokenized as the pipeline does
+  (the tokenizer's own words, not :func:`~clinical_ner.labels.split_words`), each window is
+  decoded to entities on its own, and of overlapping entities from different windows the longest
+  wins (ties: the higher mean score). The pipeline's own post-processing code is called on the
+  batched logits, so the spans are those of the pipeline run note by note.
 """
 
 from __future__ import annotations
@@ -14,7 +24,9 @@ import torch
 
 from clinical_ner.documents import Document, Span
 from clinical_ner.labels import split_words
-from clinical_ner.windows import make_windows, special_affixes, tokenize_documents
+from clinical_ner.windows import make_windows, special_affixes, tokenize_documents, tokenize_texts
+
+WINDOW_MERGES = ("central", "longest")
 
 
 def fill_untokenized(tags: list[str], has_token: Sequence[bool]) -> int:
@@ -53,23 +65,62 @@ def merge_window_predictions(n_words: int, window_preds: Sequence[tuple[Sequence
     return out, best > -2
 
 
+def pipeline_merge(pipe, text: str, windows: Sequence[dict], logits: Sequence[torch.Tensor],
+                   span_label_of=lambda ent: ent) -> list[Span]:
+    """Spans of one note by the token classification pipeline's rule (``window_merge="longest"``).
+
+    ``pipe``: a ``TokenClassificationPipeline`` (its tokenizer and ``config.id2label`` are used,
+    the model is not called); ``windows``: the note's windows from
+    :func:`~clinical_ner.windows.make_windows` (with ``offsets``), in note order; ``logits``:
+    per window a float tensor ``(len(input_ids), num_labels)``. Runs the pipeline's own
+    ``postprocess`` with ``aggregation_strategy="first"`` (transformers
+    ``pipelines/token_classification.py``: per window, the first sub-token's arg-max labels each
+    tokenizer word, B/I tags are grouped into entities, and overlapping entities of different
+    windows keep the longest, ties the higher score). Returns spans sorted by offset.
+    """
+    from transformers.pipelines.token_classification import AggregationStrategy
+
+    outputs = []
+    for w, lg in zip(windows, logits, strict=True):
+        special = [int(c < 0) for c in w["centrality"]]  # -1 marks special tokens
+        outputs.append({"logits": lg.float().unsqueeze(0),
+                        "input_ids": torch.tensor([w["input_ids"]]),
+                        "offset_mapping": torch.tensor([w["offsets"]]),
+                        "special_tokens_mask": torch.tensor([special]),
+                        "sentence": text, "word_ids": None, "word_to_chars_map": None})
+    if not outputs:
+        return []
+    ents = pipe.postprocess(outputs, aggregation_strategy=AggregationStrategy.FIRST)
+    return sorted(Span(int(e["start"]), int(e["end"]), span_label_of(e["entity_group"]))
+                  for e in ents)
+
+
 @torch.inference_mode()
 def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int, str], *,
                       max_seq_length: int = 256, doc_stride: int = 64, batch_size: int = 32,
-                      span_label_of=lambda ent: ent, device=None) -> list[list[Span]]:
+                      span_label_of=lambda ent: ent, device=None,
+                      window_merge: str = "central") -> list[list[Span]]:
     """Predict spans for whole notes.
 
     ``texts``: the notes; ``id2label``: class id -> IOB2 tag (``config.id2label``);
-    ``span_label_of``: entity type -> span label (e.g. ``"DOCTOR"`` -> ``"NAME/DOCTOR"``).
-    Returns, per note, spans with character offsets into that note. No note is truncated.
+    ``span_label_of``: entity type -> span label (e.g. ``"DOCTOR"`` -> ``"NAME/DOCTOR"``);
+    ``window_merge``: ``"central"`` or ``"longest"`` (module docstring; ``"longest"`` uses the
+    model's ``config.id2label``). Returns, per note, spans with character offsets into that
+    note. No note is truncated. Raises ValueError for an unknown ``window_merge``.
     """
     from clinical_ner.labels import bio_to_spans
 
+    if window_merge not in WINDOW_MERGES:
+        raise ValueError(f"window_merge must be one of {WINDOW_MERGES}, not {window_merge!r}")
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    words = [split_words(t) for t in texts]
-    toks = tokenize_documents(tokenizer, texts, words)
+    if window_merge == "longest":
+        words = []
+        toks = tokenize_texts(tokenizer, texts)
+    else:
+        words = [split_words(t) for t in texts]
+        toks = tokenize_documents(tokenizer, texts, words)
     affixes = special_affixes(tokenizer)
     windows = [w for i, td in enumerate(toks)
                for w in make_windows(tokenizer, td, max_seq_length, doc_stride, doc_index=i,
@@ -86,12 +137,27 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
             ids[r, : len(w["input_ids"])] = torch.tensor(w["input_ids"])
             mask[r, : len(w["input_ids"])] = 1
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        if window_merge == "longest":
+            cpu_logits = logits.float().cpu()
+            for r, w in enumerate(batch):
+                per_doc[w["doc_index"]].append((w, cpu_logits[r, : len(w["input_ids"])]))
+            continue
         classes = logits.argmax(-1).cpu().numpy()
         for r, w in enumerate(batch):
             n = len(w["input_ids"])
             per_doc[w["doc_index"]].append((w["word_index"], w["centrality"], classes[r, :n]))
     if was_training:
         model.train()
+    if window_merge == "longest":
+        from transformers.pipelines.token_classification import TokenClassificationPipeline
+
+        pipe = TokenClassificationPipeline(model=model, tokenizer=tokenizer, device=device)
+        out = []
+        for i, text in enumerate(texts):
+            ws = sorted(per_doc[i], key=lambda x: x[0]["window_index"])
+            out.append(pipeline_merge(pipe, text, [w for w, _ in ws], [lg for _, lg in ws],
+                                      span_label_of))
+        return out
     results = []
     for i in range(len(texts)):
         cls, seen = merge_window_predictions(len(words[i]), per_doc[i])

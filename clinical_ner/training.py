@@ -98,27 +98,45 @@ def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels
 
 class NegativeSubsampler:
     """A training sampler: every window with an entity, plus a fresh seeded fraction ``keep`` of
-    the windows without one, each epoch (epoch k draws with seed ``seed + k``), shuffled.
+    the windows without one, each epoch (epoch k draws with seed ``seed + k``).
 
-    ``has_entity[i]`` says whether window i holds a labelled entity. Its length is constant, as
-    the Trainer needs; under ``accelerate`` every process draws the same indices and takes its
-    shard of them.
+    ``has_entity[i]`` says whether window i holds a labelled entity. With ``lengths`` (window
+    lengths in sub-tokens) and ``batch_size``, the epoch's windows are put in the Trainer's
+    ``group_by_length`` order (:func:`transformers.trainer_pt_utils.get_length_grouped_indices`:
+    random mega-batches, each sorted by length, so a batch pads little); without them they are
+    shuffled. Its length is constant, as the Trainer needs; under ``accelerate`` every process
+    draws the same indices and takes its shard of them.
     """
 
-    def __init__(self, has_entity: list[bool], keep: float, seed: int):
+    def __init__(self, has_entity: list[bool], keep: float, seed: int,
+                 lengths: list[int] | None = None, batch_size: int | None = None):
         self.pos = [i for i, h in enumerate(has_entity) if h]
         self.neg = [i for i, h in enumerate(has_entity) if not h]
         self.n_neg = min(len(self.neg), round(keep * len(self.neg)))
         self.seed, self.epoch = seed, 0
+        self.lengths, self.batch_size = lengths, batch_size
 
     def __len__(self) -> int:
         return len(self.pos) + self.n_neg
 
-    def __iter__(self):
-        rng = random.Random(self.seed + self.epoch)
-        self.epoch += 1
+    def epoch_indices(self, epoch: int) -> list[int]:
+        """The window indices of epoch ``epoch`` in batch order (see the class docstring)."""
+        rng = random.Random(self.seed + epoch)
         idx = self.pos + rng.sample(self.neg, self.n_neg)
-        rng.shuffle(idx)
+        if self.lengths is None or not self.batch_size:
+            rng.shuffle(idx)
+            return idx
+        import torch
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        gen = torch.Generator().manual_seed(self.seed + epoch)
+        order = get_length_grouped_indices([self.lengths[i] for i in idx], self.batch_size,
+                                           generator=gen)
+        return [idx[j] for j in order]
+
+    def __iter__(self):
+        idx = self.epoch_indices(self.epoch)
+        self.epoch += 1
         return iter(idx)
 
 
@@ -247,7 +265,12 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
     windows = build_windows(tokenizer, train_docs, task, **window_args)
     has_entity = [any(lab > 0 for lab in w["labels"]) for w in windows]
     keep = data_args.negative_window_keep
-    sampler = NegativeSubsampler(has_entity, keep, training_args.seed) if keep < 1 else None
+    grouped = getattr(training_args, "train_sampling_strategy", "") == "group_by_length"
+    sampler = NegativeSubsampler(
+        has_entity, keep, training_args.seed,
+        lengths=[w["length"] for w in windows] if grouped else None,
+        batch_size=training_args.train_batch_size * training_args.gradient_accumulation_steps,
+    ) if keep < 1 else None
     epoch_tokens = sum(w["length"] * (1 if h else min(keep, 1.0))
                        for w, h in zip(windows, has_entity))
     train_ds = Dataset.from_list(windows)

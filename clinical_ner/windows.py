@@ -18,12 +18,14 @@ IGNORE = -100
 @dataclass
 class TokenizedDoc:
     """One note's sub-tokens: ``ids[i]`` belongs to word ``word_of[i]``; ``first[i]`` is True on a
-    word's first sub-token. ``n_words`` counts all words, also those with no sub-token."""
+    word's first sub-token; ``offsets[i]`` is its ``(start, end)`` character range in the note.
+    ``n_words`` counts all words, also those with no sub-token."""
 
     ids: list[int]
     word_of: list[int]
     first: list[bool]
     n_words: int
+    offsets: list[tuple[int, int]] | None = None
 
 
 def tokenize_documents(tokenizer, texts: Sequence[str], words: Sequence[Sequence[tuple[int, int]]]
@@ -37,15 +39,42 @@ def tokenize_documents(tokenizer, texts: Sequence[str], words: Sequence[Sequence
         raise ValueError("a fast (Rust) tokenizer is needed for word alignment")
     word_strs = [[t[s:e] for s, e in ws] for t, ws in zip(texts, words)]
     nonempty = [i for i, w in enumerate(word_strs) if w]
-    out = [TokenizedDoc([], [], [], 0) for _ in texts]
+    out = [TokenizedDoc([], [], [], 0, []) for _ in texts]
     if not nonempty:
         return out
     enc = tokenizer([word_strs[i] for i in nonempty], is_split_into_words=True,
-                    add_special_tokens=False, truncation=False, verbose=False)
+                    add_special_tokens=False, truncation=False, return_offsets_mapping=True,
+                    verbose=False)
     for j, i in enumerate(nonempty):
         wid = enc.word_ids(j)
         first = [k == 0 or wid[k] != wid[k - 1] for k in range(len(wid))]
-        out[i] = TokenizedDoc(list(enc["input_ids"][j]), list(wid), first, len(word_strs[i]))
+        # offsets of pre-split words are relative to the word: shift them into the note
+        offsets = [(words[i][w][0] + a, words[i][w][0] + b)
+                   for w, (a, b) in zip(wid, enc["offset_mapping"][j], strict=True)]
+        out[i] = TokenizedDoc(list(enc["input_ids"][j]), list(wid), first, len(word_strs[i]),
+                              offsets)
+    return out
+
+
+def tokenize_texts(tokenizer, texts: Sequence[str]) -> list[TokenizedDoc]:
+    """Tokenize raw notes the way ``transformers.pipeline("token-classification")`` does (the
+    tokenizer's own pre-tokenization, no special tokens, no truncation), in one batched call.
+    ``word_of`` holds the tokenizer's word ids and ``offsets`` the character ranges.
+
+    Raises ValueError when the tokenizer is not a fast one.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("a fast (Rust) tokenizer is needed for offsets")
+    if not texts:
+        return []
+    enc = tokenizer(list(texts), add_special_tokens=False, truncation=False,
+                    return_offsets_mapping=True, verbose=False)
+    out = []
+    for j in range(len(texts)):
+        wid = [w if w is not None else -1 for w in enc.word_ids(j)]
+        first = [k == 0 or wid[k] != wid[k - 1] for k in range(len(wid))]
+        out.append(TokenizedDoc(list(enc["input_ids"][j]), wid, first, max(wid, default=-1) + 1,
+                                [tuple(o) for o in enc["offset_mapping"][j]]))
     return out
 
 
@@ -81,12 +110,14 @@ def make_windows(tokenizer, doc: TokenizedDoc, max_seq_length: int, doc_stride: 
     most ``max_seq_length``), ``labels`` (class id on first sub-tokens when ``word_labels`` is
     given, else omitted; -100 elsewhere), and for inference ``word_index`` (the word a first
     sub-token starts, -1 elsewhere), ``centrality`` (distance to the nearer window edge, in
-    sub-tokens) and ``doc_index``. ``affixes`` caches :func:`special_affixes`.
+    sub-tokens), ``offsets`` (character range of each position in the note, ``(0, 0)`` on
+    special tokens; only when ``doc.offsets`` is known), ``doc_index`` and ``window_index``
+    (0, 1, ... in note order). ``affixes`` caches :func:`special_affixes`.
     """
     prefix, suffix = affixes or special_affixes(tokenizer)
     content_len = max_seq_length - len(prefix) - len(suffix)
     windows = []
-    for s in window_starts(len(doc.ids), content_len, doc_stride):
+    for wi, s in enumerate(window_starts(len(doc.ids), content_len, doc_stride)):
         chunk = doc.ids[s : s + content_len]
         ids = prefix + chunk + suffix
         special = [1] * len(prefix) + [0] * len(chunk) + [1] * len(suffix)
@@ -110,7 +141,10 @@ def make_windows(tokenizer, doc: TokenizedDoc, max_seq_length: int, doc_stride: 
             centrality.append(min(pos, n - 1 - pos))
             k += 1
         win = {"input_ids": ids, "attention_mask": [1] * len(ids), "word_index": word_index,
-               "centrality": centrality, "doc_index": doc_index}
+               "centrality": centrality, "doc_index": doc_index, "window_index": wi}
+        if doc.offsets:
+            win["offsets"] = ([(0, 0)] * len(prefix) + list(doc.offsets[s : s + content_len])
+                              + [(0, 0)] * len(suffix))
         if word_labels is not None:
             win["labels"] = labels
         windows.append(win)

@@ -237,9 +237,20 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
     assert sp["spans_in_both"] + sp["spans_only_pipeline"] == sp["spans_pipeline"]
     assert sum(sp["differences_by_reason"].values()) == (sp["spans_only_ours"]
                                                           + sp["spans_only_pipeline"])
-    assert sbs["spans_identical"] == (sp["notes_differing"] == 0)
+    # batched windows with the pipeline's merge rule give the pipeline's spans exactly
+    assert sbs["spans_identical"] is True and sp["notes_differing"] == 0
+    assert sbs["pipeline"]["ours_window_merge"] == "longest"
+    f1s = sbs["pipeline"]["strict_f1"]
+    assert f1s["pipeline"] == f1s["ours_longest_merge"]
+    assert f1s["ours_central_merge"]["f1"] == row["f1_benchmark"]
+    sc = sbs["pipeline"]["spans_central_merge"]
+    assert sc["spans_in_both"] + sc["spans_only_pipeline"] == sp["spans_pipeline"]
+    assert sbs["spans_identical_central_merge"] == sc["identical"]
     assert sbs["inference_speedup_vs_pipeline"] > 0
     assert set(sbs["training"]) == {"dynamic", "pad_to_max"}
     assert sbs["training"]["pad_to_max"]["padded_tokens"] % 64 == 0  # every window padded to 64
+    d = sbs["training"]["dynamic"]
+    windows = row["train_windows"]
+    assert sbs["training_speedup_padding_bound"] == round(windows * 64 / d["epoch_real_tokens"], 3)
     for name in ("results.json", "results.md", "f1_vs_inference_time.png", "disk_size.png"):
         assert (tmp_path / "out" / name).is_file(), name

@@ -95,3 +95,31 @@ def test_negative_subsampler_keeps_entities_and_redraws_negatives():
     assert len({tuple(e) for e in epochs}) > 1  # a fresh draw of negatives per epoch
     again = NegativeSubsampler(has_entity, keep=0.25, seed=3)
     assert [sorted(again) for _ in range(4)] == epochs  # seeded
+
+
+def test_negative_subsampler_groups_the_epoch_by_length():
+    """With window lengths, the epoch's draw is put in group_by_length order: 64 windows of 100
+    and 10 sub-tokens, batch 4 -> mega-batches of 16 (64 // (4 * 4) = 4 of them) each sorted
+    by length, so at most one batch per mega-batch mixes the two lengths (a shuffle mixes ~14
+    of the 16 batches)."""
+    from clinical_ner.training import NegativeSubsampler
+
+    lengths = [100, 10] * 32
+    has_entity = [True] * 64
+    plain = NegativeSubsampler(has_entity, keep=0.5, seed=7)
+    grouped = NegativeSubsampler(has_entity, keep=0.5, seed=7, lengths=lengths, batch_size=4)
+    order = list(grouped)
+    assert sorted(order) == list(range(64)) and len(order) == len(grouped)
+    batches = [order[i : i + 4] for i in range(0, 64, 4)]
+    mixed = sum(len({lengths[i] for i in b}) > 1 for b in batches)
+    assert mixed <= 4
+    shuffled = list(plain)
+    mixed_shuffled = sum(len({lengths[i] for i in shuffled[j : j + 4]}) > 1
+                         for j in range(0, 64, 4))
+    assert mixed_shuffled > mixed
+    # with negatives: the same windows as the shuffled draw of that epoch, only reordered
+    has_entity = [i % 3 == 0 for i in range(64)]
+    a = NegativeSubsampler(has_entity, keep=0.25, seed=5)
+    b = NegativeSubsampler(has_entity, keep=0.25, seed=5, lengths=lengths, batch_size=4)
+    assert sorted(a.epoch_indices(2)) == sorted(b.epoch_indices(2))
+    assert b.epoch_indices(2) == b.epoch_indices(2)  # seeded

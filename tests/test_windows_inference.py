@@ -114,3 +114,75 @@ def test_untokenized_words_follow_their_entity():
 def test_special_affixes_of_a_bert_tokenizer(tiny_tokenizer):
     pre, suf = special_affixes(tiny_tokenizer)
     assert tiny_tokenizer.convert_ids_to_tokens(pre + suf) == ["[CLS]", "[SEP]"]
+
+
+def test_token_offsets_point_into_the_note(tiny_tokenizer):
+    text = "Mr.  Quincevelt\tQuince , 67"
+    words = split_words(text)
+    (td,) = tokenize_documents(tiny_tokenizer, [text], [words])
+    pieces = tiny_tokenizer.convert_ids_to_tokens(td.ids)
+    assert len(td.offsets) == len(td.ids)
+    for piece, (s, e) in zip(pieces, td.offsets):
+        assert text[s:e] == piece.removeprefix("##")  # cased vocabulary: pieces are the text
+    # the pieces of "Quincevelt" (characters 5-15) tile the word
+    q = [off for off, w in zip(td.offsets, td.word_of) if w == 2]
+    assert q[0][0] == 5 and q[-1][1] == 15
+    assert all(a[1] == b[0] for a, b in zip(q, q[1:]))
+    (win,) = make_windows(tiny_tokenizer, td, 64, 8)
+    assert win["offsets"] == [(0, 0)] + td.offsets + [(0, 0)] and win["window_index"] == 0
+
+
+def _random_token_classifier(tokenizer, labels, seed):
+    from transformers import DistilBertConfig, DistilBertForTokenClassification
+
+    torch.manual_seed(seed)
+    cfg = DistilBertConfig(vocab_size=len(tokenizer), dim=32, hidden_dim=64, n_layers=2,
+                           n_heads=2, max_position_embeddings=512,
+                           pad_token_id=tokenizer.pad_token_id, num_labels=len(labels),
+                           id2label=dict(enumerate(labels)),
+                           label2id={lab: i for i, lab in enumerate(labels)})
+    model = DistilBertForTokenClassification(cfg).eval()
+    with torch.no_grad():  # larger logits: many entities, also across window edges
+        model.classifier.weight.mul_(40)
+    return model
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_longest_merge_gives_the_pipeline_spans(tiny_tokenizer, seed):
+    """window_merge="longest" on batched windows == pipeline(aggregation_strategy="first",
+    stride=...) note by note, span for span, with a random model (many entities that the
+    windows disagree on)."""
+    from transformers import AutoTokenizer, pipeline
+
+    from tests.conftest import CORPUS_TEXT
+
+    labels = ["O", "B-DOCTOR", "I-DOCTOR", "B-DATE", "I-DATE", "B-PATIENT", "I-PATIENT"]
+    model = _random_token_classifier(tiny_tokenizer, labels, seed)
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(rng.permutation(CORPUS_TEXT * 3)) + " Zyxw éclat °C" for _ in range(4)]
+    texts.append("Amos Velt .")  # one window
+    max_len, stride = 32, 12
+    ours = predict_documents(model, tiny_tokenizer, texts, dict(enumerate(labels)),
+                             max_seq_length=max_len, doc_stride=stride, batch_size=5,
+                             window_merge="longest")
+    central = predict_documents(model, tiny_tokenizer, texts, dict(enumerate(labels)),
+                                max_seq_length=max_len, doc_stride=stride, batch_size=5)
+    ptok = AutoTokenizer.from_pretrained(tiny_tokenizer.name_or_path)
+    ptok.model_max_length = max_len
+    ner = pipeline("token-classification", model=model, tokenizer=ptok,
+                   aggregation_strategy="first", stride=stride, device="cpu")
+    n_spans = 0
+    for text, mine in zip(texts, ours, strict=True):
+        theirs = sorted(Span(int(e["start"]), int(e["end"]), e["entity_group"])
+                        for e in ner(text))
+        assert mine == theirs
+        n_spans += len(theirs)
+    assert n_spans > 40  # the comparison is not vacuous
+    assert ours != central  # the two merge rules differ on these notes
+
+
+def test_unknown_window_merge_is_an_error(tiny_tokenizer):
+    model = _random_token_classifier(tiny_tokenizer, ["O", "B-X", "I-X"], 0)
+    with pytest.raises(ValueError, match="window_merge"):
+        predict_documents(model, tiny_tokenizer, ["a b"], {0: "O", 1: "B-X", 2: "I-X"},
+                          window_merge="widest")
