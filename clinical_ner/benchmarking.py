@@ -155,6 +155,9 @@ class BenchmarkArguments:
                 "real mode, off in architecture-only mode (no pipeline there)."})
     side_by_side_model: str = field(default="", metadata={
         "help": "Model of the side-by-side comparison (default: the first model)."})
+    side_by_side_lengths: str = field(default="", metadata={
+        "help": "Also time the training side by side at these window settings, "
+                "'MAX_SEQ_LENGTH:DOC_STRIDE,...' (e.g. '256:64,512:128'), with the same model."})
     tokenizer: str = field(default="minilm", metadata={
         "help": "Architecture-only: tokenizer that cuts the real notes into windows (its ids are "
                 "mapped into the target vocabulary, id mod vocab_size)."})
@@ -701,33 +704,69 @@ def _strict_f1(ctx: dict, spans_per_note) -> dict:
     return {k: micro[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn") if k in micro}
 
 
-def _train_windows(ctx: dict, spec: dict) -> list[dict]:
+def _train_windows(ctx: dict, spec: dict, max_seq_length: int | None = None,
+                   doc_stride: int | None = None) -> list[dict]:
+    """One epoch's training windows of the model spec's run (window settings overridable):
+    with ``negative_window_keep`` < 1, the run's first-epoch draw
+    (:class:`~clinical_ner.training.NegativeSubsampler`)."""
     from clinical_ner.training import build_windows
 
     ms = ctx["ms"]
+    sweep = max_seq_length is not None
     train_docs = ctx["docs"].get("train", [])[: spec.get("train_documents")]
-    wins = build_windows(ctx["tokenizer"], train_docs, ctx["task"], ms["max_seq_length"],
-                         ms["doc_stride"])
+    wins = build_windows(ctx["tokenizer"], train_docs, ctx["task"],
+                         max_seq_length or ms["max_seq_length"], doc_stride or ms["doc_stride"])
     keep = ms.get("negative_window_keep", 1.0)
+    n_all = len(wins)
     if keep < 1:  # the run's first epoch: its windows with entities + its draw of the others
         from clinical_ner.training import NegativeSubsampler
 
         has_entity = [any(lab > 0 for lab in w["labels"]) for w in wins]
         drawn = NegativeSubsampler(has_entity, keep, ms.get("train_seed", 42)).epoch_indices(0)
-        ctx["info"].update(train_windows_all=len(wins), negative_window_keep=keep)
         wins = [wins[i] for i in sorted(drawn)]
     vocab = ctx["inner"].config.vocab_size
     if len(ctx["tokenizer"]) > vocab:  # architecture-only: ids into the target vocabulary
         for w in wins:
             w["input_ids"] = [i % vocab for i in w["input_ids"]]
-    ctx["info"].update(train_windows=len(wins), train_documents=len(train_docs))
+    if not sweep:
+        ctx["info"].update(train_windows=len(wins), train_documents=len(train_docs))
+        if keep < 1:
+            ctx["info"].update(train_windows_all=n_all, negative_window_keep=keep)
     return wins
 
 
-def _train_entry(ctx: dict, wins: list[dict], mode: str) -> dict:
+def _train_entry(ctx: dict, wins: list[dict], mode: str, max_seq_length: int | None = None
+                 ) -> dict:
     ms = ctx["ms"]
     return {"model": ctx["inner"], "tokenizer": ctx["tokenizer"], "windows": wins, "mode": mode,
-            "batch_size": ms["train_batch_size"], "max_seq_length": ms["max_seq_length"]}
+            "batch_size": ms["train_batch_size"],
+            "max_seq_length": max_seq_length or ms["max_seq_length"]}
+
+
+def _training_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict]:
+    """Dynamic padding + length grouping against pad-to-max at other window settings
+    (``spec["side_by_side_lengths"]``: ``[[max_seq_length, doc_stride], ...]``), the same model,
+    the run's epoch draw rule and batch size, ``spec["train_steps"]`` timed steps per mode."""
+    rows = []
+    for length, stride in spec.get("side_by_side_lengths") or []:
+        wins = _train_windows(ctx, spec, length, stride)
+        tr = time_training({"dynamic": _train_entry(ctx, wins, "dynamic", length),
+                            "pad_to_max": _train_entry(ctx, wins, "pad_to_max", length)},
+                           steps=spec["train_steps"], seed=spec["seed"], device=device,
+                           bf16=bf16)
+        d, pm = tr["dynamic"], tr["pad_to_max"]
+        rows.append({
+            "max_seq_length": length, "doc_stride": stride, "windows": len(wins),
+            "steps": d["steps"], "batch_size": d["batch_size"],
+            "dynamic_tokens_per_s": d["epoch_real_tokens_per_s"],
+            "pad_to_max_tokens_per_s": pm["epoch_real_tokens_per_s"],
+            "speedup": round(pm["epoch_seconds_est"] / d["epoch_seconds_est"], 3),
+            "speedup_cpu_time": round(pm["epoch_cpu_seconds_est"] / d["epoch_cpu_seconds_est"],
+                                      3),
+            "padding_bound": round(len(wins) * length / d["epoch_real_tokens"], 3),
+            "dynamic_padding_fraction": d["padding_fraction"],
+            "pad_to_max_padding_fraction": pm["padding_fraction"]})
+    return rows
 
 
 def _device(spec: dict) -> str:
@@ -973,6 +1012,9 @@ def measure_timing(spec: dict) -> dict:
                 wins = entries[name]["windows"]
                 out[name]["training_speedup_padding_bound"] = round(
                     len(wins) * ctxs[name]["ms"]["max_seq_length"] / d["epoch_real_tokens"], 3)
+                sweep = _training_sweep(ctxs[name], spec, device, bf16)
+                if sweep:
+                    out[name]["training_sweep"] = sweep
     if device.startswith("cuda"):
         for name in ctxs:
             out[name]["gpu"] = torch.cuda.get_device_name(0)
@@ -1064,6 +1106,20 @@ def environment_info(device: str = "cpu") -> dict:
         except Exception:  # noqa: BLE001 - environment is best effort
             pass
     return env
+
+
+def parse_lengths(text: str) -> list[list[int]]:
+    """``"256:64,512:128"`` -> ``[[256, 64], [512, 128]]`` (max_seq_length, doc_stride). Raises
+    ValueError on another shape."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            length, stride = (int(x) for x in part.split(":"))
+        except ValueError:
+            raise ValueError(f"--side_by_side_lengths: {part!r} is not MAX_SEQ_LENGTH:DOC_STRIDE"
+                             ) from None
+        out.append([length, stride])
+    return out
 
 
 def parse_runs(text: str) -> dict[str, str]:
@@ -1357,6 +1413,19 @@ def markdown_report(results: dict) -> str:
                 f"{_fmt(sbs.get('training_speedup_vs_pad_to_max_sampled_steps'), 2)}x; the most "
                 f"any padding scheme can give on these windows, max_seq_length x windows / real "
                 f"tokens: {_fmt(sbs.get('training_speedup_padding_bound'), 2)}x).")
+            sw = sbs.get("training_sweep")
+            if sw:
+                lines += ["", "  Training side by side at other window settings (same model, "
+                          "batch size and epoch draw rule):", "",
+                          "  | max_seq_length / stride | windows | dynamic tok/s | pad-to-max "
+                          "tok/s | speedup (CPU time) | padding bound |",
+                          "  |---|---|---|---|---|---|"]
+                for r in sw:
+                    lines.append(
+                        f"  | {r['max_seq_length']} / {r['doc_stride']} | {r['windows']} | "
+                        f"{_fmt(r['dynamic_tokens_per_s'])} | "
+                        f"{_fmt(r['pad_to_max_tokens_per_s'])} | **{_fmt(r['speedup'], 2)}x** "
+                        f"({_fmt(r['speedup_cpu_time'], 2)}x) | {_fmt(r['padding_bound'], 2)}x |")
     env = results["environment"]
     lines += ["", "## Environment", "",
               f"* CPU: {env.get('cpu')} ({env.get('cpu_affinity')} usable cores, torch threads "
@@ -1562,6 +1631,7 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
                 passes=args.passes, warmup_documents=args.warmup_documents,
                 latency_documents=args.latency_documents, eval_batch_size=args.eval_batch_size,
                 train_steps=args.train_steps, device=args.device, bf16=args.bf16,
+                side_by_side_lengths=parse_lengths(args.side_by_side_lengths),
                 threads=args.threads, seed=args.seed, bootstrap=args.bootstrap)
     rows = []
     side_by_side = {"model": None, "inference_speedup_vs_pipeline": None,
@@ -1629,6 +1699,7 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
                         training_speedup_vs_pad_to_max_sampled_steps=t.get(
                             "training_speedup_vs_pad_to_max_sampled_steps"),
                         training_speedup_padding_bound=t.get("training_speedup_padding_bound"),
+                        training_sweep=t.get("training_sweep"),
                         training=t["training"])
     environment["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     environment["benchmark_seconds"] = round(time.time() - t_start, 1)

@@ -215,6 +215,7 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
     args = BenchmarkArguments(models="tiny", reference="tiny", runs=f"tiny={tiny_phi_run}",
                               data_dir=str(DEMO), passes=1, warmup_documents=1,
                               latency_documents=2, train_steps=2, train_documents=6,
+                              side_by_side_lengths="32:8",
                               bootstrap=20, isolate=False, output_dir=str(tmp_path / "out"))
     res = run_benchmark(args)
     row = res["rows"][0]
@@ -252,5 +253,28 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
     d = sbs["training"]["dynamic"]
     windows = row["train_windows"]
     assert sbs["training_speedup_padding_bound"] == round(windows * 64 / d["epoch_real_tokens"], 3)
+    # the sweep at 32/8: the same 6 training notes cut into 32-token windows
+    from transformers import AutoTokenizer
+
+    from clinical_ner.tasks import get_task
+    from clinical_ner.training import build_windows
+    from data_scripts import load_corpus
+
+    task = get_task("phi", "i2b2_2014", "type")
+    train_docs = [task.map_document(d) for d in load_corpus("i2b2_2014", DEMO)[0]["train"][:6]]
+    wins = build_windows(AutoTokenizer.from_pretrained(tiny_phi_run), train_docs, task, 32, 8)
+    (sw,) = sbs["training_sweep"]
+    assert (sw["max_seq_length"], sw["doc_stride"], sw["windows"]) == (32, 8, len(wins))
+    assert sw["padding_bound"] == round(len(wins) * 32 / sum(w["length"] for w in wins), 3)
+    assert "| 32 / 8 |" in (tmp_path / "out" / "results.md").read_text()
     for name in ("results.json", "results.md", "f1_vs_inference_time.png", "disk_size.png"):
         assert (tmp_path / "out" / name).is_file(), name
+
+
+def test_parse_lengths():
+    from clinical_ner.benchmarking import parse_lengths
+
+    assert parse_lengths("256:64, 512:128") == [[256, 64], [512, 128]]
+    assert parse_lengths("") == []
+    with pytest.raises(ValueError, match="MAX_SEQ_LENGTH:DOC_STRIDE"):
+        parse_lengths("256")
