@@ -95,8 +95,9 @@ DEFINITIONS = {
                                       "negative_window_keep < 1 its windows with entities plus "
                                       "its draw of the others); *_sampled_steps: real tokens/s "
                                       "of the timed steps themselves; "
-                                      "padding_bound: the most any padding scheme can give, "
-                                      "epoch positions padded to max / real positions",
+                                      "padding_bound: epoch positions padded to max / real "
+                                      "positions (the speedup if step time were linear in "
+                                      "positions; attention is quadratic, so it can be beaten)",
     "epoch_seconds": "real mode: train_seconds / epochs of the run; architecture-only: "
                      "batches per epoch x mean timed step seconds (estimate)",
     "cpu_seconds": "process CPU time (all threads of the measuring process, time.process_time) "
@@ -743,6 +744,49 @@ def _train_entry(ctx: dict, wins: list[dict], mode: str, max_seq_length: int | N
             "max_seq_length": max_seq_length or ms["max_seq_length"]}
 
 
+def _inference_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict]:
+    """This project's batched inference (``window_merge="longest"``) against the token
+    classification pipeline note by note at other window settings
+    (``spec["side_by_side_lengths"]``), the same model and notes, ``spec["passes"]`` timed
+    passes interleaved after a warm-up. Per setting: speedup (median wall and CPU time), both
+    systems' tokens/s, windows, and whether every note's spans are identical."""
+    from transformers import AutoTokenizer, pipeline
+
+    rows = []
+    texts = ctx["texts"]
+    for length, stride in spec.get("side_by_side_lengths") or []:
+        c = dict(ctx, kw=dict(ctx["kw"], max_seq_length=length, doc_stride=stride))
+        ptok = AutoTokenizer.from_pretrained(ctx["ms"]["run_dir"])
+        ptok.model_max_length = length
+        ner = pipeline("token-classification", model=ctx["inner"], tokenizer=ptok,
+                       aggregation_strategy="first", stride=stride, device=device)
+        res: dict = {}
+
+        def ours(sub=texts, c=c, res=res):
+            res["ours"] = _predict(c, sub, device, bf16, "longest")
+
+        def pipe(sub=texts, ner=ner, res=res):
+            with _autocast(device, bf16):
+                res["pipeline"] = [ner(t) for t in sub]
+
+        fns = {"ours": ours, "pipeline": pipe}
+        for fn in fns.values():
+            fn(texts[: spec.get("warmup_documents", 4)])
+        wall, cpu = time_passes(fns, spec["passes"], device)
+        same = sum(spans_as_keys(a) == spans_as_keys(b)
+                   for a, b in zip(res["ours"], res["pipeline"], strict=True))
+        windows = sum(count_windows(ctx["tokenizer"], ctx["toks"], length, stride))
+        o, pm = median(wall["ours"]), median(wall["pipeline"])
+        rows.append({"max_seq_length": length, "doc_stride": stride, "windows": windows,
+                     "ours_tokens_per_s": round(ctx["n_tokens"] / o, 1),
+                     "pipeline_tokens_per_s": round(ctx["n_tokens"] / pm, 1),
+                     "speedup": round(pm / o, 3),
+                     "speedup_cpu_time": round(median(cpu["pipeline"]) / median(cpu["ours"]), 3),
+                     "notes_identical": same, "notes": len(texts),
+                     "spans_identical": same == len(texts)})
+    return rows
+
+
 def _training_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict]:
     """Dynamic padding + length grouping against pad-to-max at other window settings
     (``spec["side_by_side_lengths"]``: ``[[max_seq_length, doc_stride], ...]``), the same model,
@@ -1015,6 +1059,11 @@ def measure_timing(spec: dict) -> dict:
                 sweep = _training_sweep(ctxs[name], spec, device, bf16)
                 if sweep:
                     out[name]["training_sweep"] = sweep
+    for name, ctx in ctxs.items():
+        if ctx["ms"].get("side_by_side") and ctx["ms"]["kind"] == "run":
+            sweep = _inference_sweep(ctx, spec, device, bf16)
+            if sweep:
+                out[name]["inference_sweep"] = sweep
     if device.startswith("cuda"):
         for name in ctxs:
             out[name]["gpu"] = torch.cuda.get_device_name(0)
@@ -1410,22 +1459,28 @@ def markdown_report(results: dict) -> str:
                 f"**{_fmt(sbs['training_speedup_vs_pad_to_max'], 2)}x** wall time "
                 f"({_fmt(sbs.get('training_speedup_vs_pad_to_max_cpu_time'), 2)}x in process CPU "
                 f"time; the timed steps alone: "
-                f"{_fmt(sbs.get('training_speedup_vs_pad_to_max_sampled_steps'), 2)}x; the most "
-                f"any padding scheme can give on these windows, max_seq_length x windows / real "
-                f"tokens: {_fmt(sbs.get('training_speedup_padding_bound'), 2)}x).")
-            sw = sbs.get("training_sweep")
-            if sw:
-                lines += ["", "  Training side by side at other window settings (same model, "
-                          "batch size and epoch draw rule):", "",
-                          "  | max_seq_length / stride | windows | dynamic tok/s | pad-to-max "
-                          "tok/s | speedup (CPU time) | padding bound |",
-                          "  |---|---|---|---|---|---|"]
-                for r in sw:
-                    lines.append(
-                        f"  | {r['max_seq_length']} / {r['doc_stride']} | {r['windows']} | "
-                        f"{_fmt(r['dynamic_tokens_per_s'])} | "
-                        f"{_fmt(r['pad_to_max_tokens_per_s'])} | **{_fmt(r['speedup'], 2)}x** "
-                        f"({_fmt(r['speedup_cpu_time'], 2)}x) | {_fmt(r['padding_bound'], 2)}x |")
+                f"{_fmt(sbs.get('training_speedup_vs_pad_to_max_sampled_steps'), 2)}x; padded / "
+                f"real positions, max_seq_length x windows / real tokens: "
+                f"{_fmt(sbs.get('training_speedup_padding_bound'), 2)}x, the speedup if step time "
+                f"grew linearly with positions; attention grows faster, so padding costs more).")
+    rows = sweep_rows(sbs)
+    if rows:
+        lines += ["", "Side by side at other window settings (same model and notes; training: "
+                  "the same batch size and epoch draw rule; `window_merge=\"longest\"`):", "",
+                  "| max_seq_length / stride | inference: ours / pipeline tok/s | inference "
+                  "speedup (CPU time) | spans identical | training: dynamic / pad-to-max tok/s | "
+                  "training speedup (CPU time) | padded / real positions |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            i, t = r.get("inference") or {}, r.get("training") or {}
+            ident = (f"{i['notes_identical']}/{i['notes']} notes" if i else "")
+            lines.append(
+                f"| {r['max_seq_length']} / {r['doc_stride']} | "
+                f"{_fmt(i.get('ours_tokens_per_s'))} / {_fmt(i.get('pipeline_tokens_per_s'))} | "
+                f"**{_fmt(i.get('speedup'), 2)}x** ({_fmt(i.get('speedup_cpu_time'), 2)}x) | "
+                f"{ident} | {_fmt(t.get('dynamic_tokens_per_s'))} / "
+                f"{_fmt(t.get('pad_to_max_tokens_per_s'))} | **{_fmt(t.get('speedup'), 2)}x** "
+                f"({_fmt(t.get('speedup_cpu_time'), 2)}x) | {_fmt(t.get('padding_bound'), 2)}x |")
     env = results["environment"]
     lines += ["", "## Environment", "",
               f"* CPU: {env.get('cpu')} ({env.get('cpu_affinity')} usable cores, torch threads "
@@ -1439,6 +1494,19 @@ def markdown_report(results: dict) -> str:
     if notes:
         lines += ["", "## Notes", ""] + [f"* {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def sweep_rows(sbs: dict) -> list[dict]:
+    """The side-by-side sweep (``inference_sweep`` and ``training_sweep`` of
+    ``results["side_by_side"]``) joined by window setting: ``[{"max_seq_length", "doc_stride",
+    "inference": row or None, "training": row or None}]`` sorted by window length."""
+    by: dict = {}
+    for kind in ("inference", "training"):
+        for r in sbs.get(f"{kind}_sweep") or []:
+            key = (r["max_seq_length"], r["doc_stride"])
+            by.setdefault(key, {"max_seq_length": key[0], "doc_stride": key[1],
+                                "inference": None, "training": None})[kind] = r
+    return [by[k] for k in sorted(by)]
 
 
 def plot_results(results: dict, out_dir: Path) -> list[str]:
@@ -1701,6 +1769,8 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
                         training_speedup_padding_bound=t.get("training_speedup_padding_bound"),
                         training_sweep=t.get("training_sweep"),
                         training=t["training"])
+                if t.get("inference_sweep"):
+                    side_by_side["inference_sweep"] = t["inference_sweep"]
     environment["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     environment["benchmark_seconds"] = round(time.time() - t_start, 1)
     settings = asdict(args)

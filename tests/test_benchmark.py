@@ -267,6 +267,9 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
     assert (sw["max_seq_length"], sw["doc_stride"], sw["windows"]) == (32, 8, len(wins))
     assert sw["padding_bound"] == round(len(wins) * 32 / sum(w["length"] for w in wins), 3)
     assert "| 32 / 8 |" in (tmp_path / "out" / "results.md").read_text()
+    (isw,) = sbs["inference_sweep"]
+    assert (isw["max_seq_length"], isw["doc_stride"], isw["notes"]) == (32, 8, 20)
+    assert isw["spans_identical"] is True and isw["notes_identical"] == 20
     for name in ("results.json", "results.md", "f1_vs_inference_time.png", "disk_size.png"):
         assert (tmp_path / "out" / name).is_file(), name
 
