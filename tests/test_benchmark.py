@@ -281,3 +281,31 @@ def test_parse_lengths():
     assert parse_lengths("") == []
     with pytest.raises(ValueError, match="MAX_SEQ_LENGTH:DOC_STRIDE"):
         parse_lengths("256")
+
+
+def test_training_windows_follow_the_runs_negative_draw(tiny_tokenizer):
+    """With the run's negative_window_keep < 1 the timed epoch holds the run's first-epoch
+    draw: every window with an entity plus round(keep x the others)."""
+    from types import SimpleNamespace
+
+    from clinical_ner.benchmarking import _train_windows
+    from clinical_ner.tasks import get_task
+    from clinical_ner.training import build_windows
+    from data_scripts import load_corpus
+
+    task = get_task("phi", "i2b2_2014", "type")
+    docs = [task.map_document(d) for d in load_corpus("i2b2_2014", DEMO)[0]["train"][:10]]
+    all_wins = build_windows(tiny_tokenizer, docs, task, 32, 8)
+    pos = sum(any(lab > 0 for lab in w["labels"]) for w in all_wins)
+    neg = len(all_wins) - pos
+    ctx = {"ms": {"max_seq_length": 32, "doc_stride": 8, "negative_window_keep": 0.5,
+                  "train_seed": 42},
+           "docs": {"train": docs}, "task": task, "tokenizer": tiny_tokenizer, "info": {},
+           "inner": SimpleNamespace(config=SimpleNamespace(vocab_size=len(tiny_tokenizer)))}
+    wins = _train_windows(ctx, {})
+    assert len(wins) == pos + round(0.5 * neg)
+    assert ctx["info"]["train_windows_all"] == len(all_wins)
+    assert ctx["info"]["train_windows"] == len(wins) and ctx["info"]["train_documents"] == 10
+    ctx["ms"]["negative_window_keep"] = 1.0
+    ctx["info"] = {}
+    assert len(_train_windows(ctx, {})) == len(all_wins)
