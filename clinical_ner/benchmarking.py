@@ -27,7 +27,13 @@ Units and definitions (also written into ``results.json`` under ``definitions``)
   (batched windows, sorted by length, dynamic padding); figures are the median of the timed
   passes after a warm-up on a few notes; latency = one note per call, p50/p95 over the notes;
 * training steps = full optimizer steps (forward, backward, clip to 1.0, AdamW) on pre-collated
-  batches drawn evenly across one epoch's batch order; tokens/s counts real (non-pad) tokens.
+  batches drawn evenly across one epoch's batch order; tokens/s counts real (non-pad) tokens;
+* side by side (real mode): inference against ``transformers.pipeline("token-classification",
+  aggregation_strategy="first", stride=...)`` note by note, this project with
+  ``window_merge="longest"`` (the pipeline's merge, so the spans must be identical; the default
+  ``"central"`` merge is reported beside it), and training with this project's batching against
+  every window padded to ``max_seq_length``, over the run's own first epoch of windows;
+  ``--side_by_side_lengths`` repeats both at other window settings.
 """
 
 from __future__ import annotations
@@ -103,6 +109,9 @@ DEFINITIONS = {
     "cpu_seconds": "process CPU time (all threads of the measuring process, time.process_time) "
                    "next to wall time: on cores shared with other jobs it moves less than wall "
                    "time, so its ratios are the steadier estimate of relative cost",
+    "inference_speedup_vs_pipeline": "median pipeline pass seconds / median seconds of this "
+                                     "project's pass with window_merge='longest' (same spans); "
+                                     "*_central_merge: against the default merge",
     "ratios": "model / reference (time, disk, memory, params); f1_diff = model F1 - reference F1",
 }
 
