@@ -1168,7 +1168,8 @@ def environment_info(device: str = "cpu") -> dict:
 
 def parse_lengths(text: str) -> list[list[int]]:
     """``"256:64,512:128"`` -> ``[[256, 64], [512, 128]]`` (max_seq_length, doc_stride). Raises
-    ValueError on another shape."""
+    ValueError on another shape, or unless ``0 <= doc_stride < max_seq_length - 2`` (a window
+    holds at least the two special tokens of a BERT-style tokenizer)."""
     out = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         try:
@@ -1176,6 +1177,9 @@ def parse_lengths(text: str) -> list[list[int]]:
         except ValueError:
             raise ValueError(f"--side_by_side_lengths: {part!r} is not MAX_SEQ_LENGTH:DOC_STRIDE"
                              ) from None
+        if not 0 <= stride < length - 2:
+            raise ValueError(f"--side_by_side_lengths: {part!r}: DOC_STRIDE must be >= 0 and "
+                             f"less than the window's content (MAX_SEQ_LENGTH - 2 = {length - 2})")
         out.append([length, stride])
     return out
 
@@ -1490,6 +1494,11 @@ def markdown_report(results: dict) -> str:
                 f"{ident} | {_fmt(t.get('dynamic_tokens_per_s'))} / "
                 f"{_fmt(t.get('pad_to_max_tokens_per_s'))} | **{_fmt(t.get('speedup'), 2)}x** "
                 f"({_fmt(t.get('speedup_cpu_time'), 2)}x) | {_fmt(t.get('padding_bound'), 2)}x |")
+    failed = [r for r in results["rows"] if r.get("error") or r.get("partial_errors")]
+    if failed:
+        lines += ["", "## Failures (figures shown as – were not measured)", ""]
+        lines += [f"* {r['model']} / {r['task']}: "
+                  + (r.get("error") or "; ".join(r["partial_errors"])) for r in failed]
     env = results["environment"]
     lines += ["", "## Environment", "",
               f"* CPU: {env.get('cpu')} ({env.get('cpu_affinity')} usable cores, torch threads "

@@ -142,7 +142,7 @@ def make_windows(tokenizer, doc: TokenizedDoc, max_seq_length: int, doc_stride: 
             k += 1
         win = {"input_ids": ids, "attention_mask": [1] * len(ids), "word_index": word_index,
                "centrality": centrality, "doc_index": doc_index, "window_index": wi}
-        if doc.offsets:
+        if doc.offsets is not None:  # [] for a note without sub-tokens: the window is specials
             win["offsets"] = ([(0, 0)] * len(prefix) + list(doc.offsets[s : s + content_len])
                               + [(0, 0)] * len(suffix))
         if word_labels is not None:

@@ -281,6 +281,16 @@ def test_parse_lengths():
     assert parse_lengths("") == []
     with pytest.raises(ValueError, match="MAX_SEQ_LENGTH:DOC_STRIDE"):
         parse_lengths("256")
+    with pytest.raises(ValueError, match="less than the window's content"):
+        parse_lengths("256:254")  # 254 content sub-tokens: a stride of 254 never advances
+    assert parse_lengths("256:253") == [[256, 253]]
+
+
+def test_benchmark_cli_exit_codes(tmp_path, capsys):
+    import benchmark
+
+    assert benchmark.main(["--side_by_side_lengths", "256:300"]) == 2
+    assert "DOC_STRIDE must be >= 0" in capsys.readouterr().err
 
 
 def test_training_windows_follow_the_runs_negative_draw(tiny_tokenizer):
@@ -309,3 +319,23 @@ def test_training_windows_follow_the_runs_negative_draw(tiny_tokenizer):
     ctx["ms"]["negative_window_keep"] = 1.0
     ctx["info"] = {}
     assert len(_train_windows(ctx, {})) == len(all_wins)
+
+
+def test_benchmark_cli_reports_a_failed_measurement(tmp_path, capsys, monkeypatch):
+    """A row with a failed measurement: results are written, the failure is printed and listed
+    in results.md, and the exit status is 1."""
+    import benchmark
+    from clinical_ner import benchmarking
+
+    row = {k: None for k in benchmarking.ROW_KEYS}
+    row.update(model="tiny", task="phi", partial_errors=["worker exited with 1: ValueError: x"])
+    from dataclasses import asdict
+
+    settings = dict(asdict(benchmarking.BenchmarkArguments()), torch_threads=2)
+    results = {"mode": "real", "reference": "tiny", "rows": [row], "side_by_side": {},
+               "environment": {}, "settings": settings, "notes": [], "plots": []}
+    monkeypatch.setattr(benchmark, "run_benchmark", lambda args: results)
+    assert benchmark.main(["--output_dir", str(tmp_path)]) == 1
+    out = capsys.readouterr()
+    assert "tiny / phi failed: worker exited with 1: ValueError: x" in out.err
+    assert "## Failures" in out.out and "* tiny / phi: worker exited with 1" in out.out

@@ -186,3 +186,23 @@ def test_unknown_window_merge_is_an_error(tiny_tokenizer):
     with pytest.raises(ValueError, match="window_merge"):
         predict_documents(model, tiny_tokenizer, ["a b"], {0: "O", 1: "B-X", 2: "I-X"},
                           window_merge="widest")
+
+
+def test_longest_merge_on_notes_without_tokens(tiny_tokenizer):
+    """Empty, blank and control-character notes have no sub-tokens: no spans, as the pipeline,
+    and the other notes of the call are still predicted."""
+    from transformers import AutoTokenizer, pipeline
+
+    labels = ["O", "B-DOCTOR", "I-DOCTOR"]
+    model = _random_token_classifier(tiny_tokenizer, labels, 0)
+    texts = ["", " ", " \n\t\r\n  ", "\x00\x01", "Amos Velt saw the patient ."]
+    ours = predict_documents(model, tiny_tokenizer, texts, dict(enumerate(labels)),
+                             max_seq_length=32, doc_stride=8, window_merge="longest")
+    ptok = AutoTokenizer.from_pretrained(tiny_tokenizer.name_or_path)
+    ptok.model_max_length = 32
+    ner = pipeline("token-classification", model=model, tokenizer=ptok,
+                   aggregation_strategy="first", stride=8, device="cpu")
+    assert ours[:4] == [[], [], [], []]
+    theirs = [sorted(Span(int(e["start"]), int(e["end"]), e["entity_group"]) for e in ner(t))
+              for t in texts]
+    assert ours == theirs
