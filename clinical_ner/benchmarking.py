@@ -30,7 +30,8 @@ Units and definitions (also written into ``results.json`` under ``definitions``)
   batches drawn evenly across one epoch's batch order; tokens/s counts real (non-pad) tokens;
 * side by side (real mode): inference against ``transformers.pipeline("token-classification",
   aggregation_strategy="first", stride=...)`` note by note, this project with
-  ``window_merge="longest"`` (the pipeline's merge, so the spans must be identical; the default
+  ``window_merge="longest"`` (the pipeline's merge, so the spans are expected to be identical
+  for right-padding tokenizers, see :mod:`clinical_ner.inference`; the default
   ``"central"`` merge is reported beside it), and training with this project's batching against
   every window padded to ``max_seq_length``, over the run's own first epoch of windows;
   ``--side_by_side_lengths`` repeats both at other window settings.
@@ -597,6 +598,8 @@ def time_training(entries: dict, *, steps: int, seed: int, device="cpu", bf16: b
                      "epoch_batches": p["epoch_batches"],
                      "epoch_seconds_est": round(p["epoch_batches"] * mean, 1),
                      "epoch_cpu_seconds_est": round(p["epoch_batches"] * cpu / len(p["cpu"]), 1),
+                     "epoch_seconds_raw": p["epoch_batches"] * mean,
+                     "epoch_cpu_seconds_raw": p["epoch_batches"] * cpu / len(p["cpu"]),
                      "epoch_real_tokens": p["epoch_real"],
                      "epoch_real_tokens_per_s": round(p["epoch_real"]
                                                       / (p["epoch_batches"] * mean), 1)}
@@ -714,18 +717,26 @@ def _strict_f1(ctx: dict, spans_per_note) -> dict:
     return {k: micro[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn") if k in micro}
 
 
+def _ratio(a, b, nd: int = 3) -> float | None:
+    """``a / b`` rounded, None when ``b`` is 0 or either is missing."""
+    return round(a / b, nd) if a is not None and b else None
+
+
 def _train_windows(ctx: dict, spec: dict, max_seq_length: int | None = None,
                    doc_stride: int | None = None) -> list[dict]:
     """One epoch's training windows of the model spec's run (window settings overridable):
     with ``negative_window_keep`` < 1, the run's first-epoch draw
-    (:class:`~clinical_ner.training.NegativeSubsampler`)."""
+    (:class:`~clinical_ner.training.NegativeSubsampler`, the run's seed). The notes are the
+    benchmark's (``--data_dir`` train split, ``--train_documents``): the run's own when it was
+    trained on that corpus with the default split and all training notes."""
     from clinical_ner.training import build_windows
 
     ms = ctx["ms"]
     sweep = max_seq_length is not None
     train_docs = ctx["docs"].get("train", [])[: spec.get("train_documents")]
     wins = build_windows(ctx["tokenizer"], train_docs, ctx["task"],
-                         max_seq_length or ms["max_seq_length"], doc_stride or ms["doc_stride"])
+                         ms["max_seq_length"] if max_seq_length is None else max_seq_length,
+                         ms["doc_stride"] if doc_stride is None else doc_stride)
     keep = ms.get("negative_window_keep", 1.0)
     n_all = len(wins)
     if keep < 1:  # the run's first epoch: its windows with entities + its draw of the others
@@ -750,7 +761,7 @@ def _train_entry(ctx: dict, wins: list[dict], mode: str, max_seq_length: int | N
     ms = ctx["ms"]
     return {"model": ctx["inner"], "tokenizer": ctx["tokenizer"], "windows": wins, "mode": mode,
             "batch_size": ms["train_batch_size"],
-            "max_seq_length": max_seq_length or ms["max_seq_length"]}
+            "max_seq_length": ms["max_seq_length"] if max_seq_length is None else max_seq_length}
 
 
 def _inference_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict]:
@@ -758,68 +769,89 @@ def _inference_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dic
     classification pipeline note by note at other window settings
     (``spec["side_by_side_lengths"]``), the same model and notes, ``spec["passes"]`` timed
     passes interleaved after a warm-up. Per setting: speedup (median wall and CPU time), both
-    systems' tokens/s, windows, and whether every note's spans are identical."""
+    systems' tokens/s, windows, and whether every note's spans are identical; a setting that
+    fails gets ``{"max_seq_length", "doc_stride", "error"}`` and the others still run."""
+    rows = []
+    for length, stride in spec.get("side_by_side_lengths") or []:
+        try:
+            rows.append(_inference_setting(ctx, spec, device, bf16, length, stride))
+        except Exception as exc:  # noqa: BLE001 - one setting's failure is reported in its row
+            rows.append({"max_seq_length": length, "doc_stride": stride,
+                         "error": f"{type(exc).__name__}: {exc}"})
+    return rows
+
+
+def _inference_setting(ctx: dict, spec: dict, device: str, bf16: bool, length: int,
+                       stride: int) -> dict:
+    """One setting of :func:`_inference_sweep`."""
     from transformers import AutoTokenizer, pipeline
 
-    rows = []
     texts = ctx["texts"]
-    for length, stride in spec.get("side_by_side_lengths") or []:
-        c = dict(ctx, kw=dict(ctx["kw"], max_seq_length=length, doc_stride=stride))
-        ptok = AutoTokenizer.from_pretrained(ctx["ms"]["run_dir"])
-        ptok.model_max_length = length
-        ner = pipeline("token-classification", model=ctx["inner"], tokenizer=ptok,
-                       aggregation_strategy="first", stride=stride, device=device)
-        res: dict = {}
+    c = dict(ctx, kw=dict(ctx["kw"], max_seq_length=length, doc_stride=stride))
+    ptok = AutoTokenizer.from_pretrained(ctx["ms"]["run_dir"])
+    ptok.model_max_length = length
+    ner = pipeline("token-classification", model=ctx["inner"], tokenizer=ptok,
+                   aggregation_strategy="first", stride=stride, device=device)
+    res: dict = {}
 
-        def ours(sub=texts, c=c, res=res):
-            res["ours"] = _predict(c, sub, device, bf16, "longest")
+    def ours(sub=texts, c=c, res=res):
+        res["ours"] = _predict(c, sub, device, bf16, "longest")
 
-        def pipe(sub=texts, ner=ner, res=res):
-            with _autocast(device, bf16):
-                res["pipeline"] = [ner(t) for t in sub]
+    def pipe(sub=texts, ner=ner, res=res):
+        with _autocast(device, bf16):
+            res["pipeline"] = [ner(t) for t in sub]
 
-        fns = {"ours": ours, "pipeline": pipe}
-        for fn in fns.values():
-            fn(texts[: spec.get("warmup_documents", 4)])
-        wall, cpu = time_passes(fns, spec["passes"], device)
-        same = sum(spans_as_keys(a) == spans_as_keys(b)
-                   for a, b in zip(res["ours"], res["pipeline"], strict=True))
-        windows = sum(count_windows(ctx["tokenizer"], ctx["toks"], length, stride))
-        o, pm = median(wall["ours"]), median(wall["pipeline"])
-        rows.append({"max_seq_length": length, "doc_stride": stride, "windows": windows,
-                     "ours_tokens_per_s": round(ctx["n_tokens"] / o, 1),
-                     "pipeline_tokens_per_s": round(ctx["n_tokens"] / pm, 1),
-                     "speedup": round(pm / o, 3),
-                     "speedup_cpu_time": round(median(cpu["pipeline"]) / median(cpu["ours"]), 3),
-                     "notes_identical": same, "notes": len(texts),
-                     "spans_identical": same == len(texts)})
-    return rows
+    fns = {"ours": ours, "pipeline": pipe}
+    for fn in fns.values():
+        fn(texts[: spec.get("warmup_documents", 4)])
+    wall, cpu = time_passes(fns, spec["passes"], device)
+    same = sum(spans_as_keys(a) == spans_as_keys(b)
+               for a, b in zip(res["ours"], res["pipeline"], strict=True))
+    windows = sum(count_windows(ctx["tokenizer"], ctx["toks"], length, stride))
+    o, pm = median(wall["ours"]), median(wall["pipeline"])
+    return {"max_seq_length": length, "doc_stride": stride, "windows": windows,
+            "ours_tokens_per_s": round(ctx["n_tokens"] / o, 1),
+            "pipeline_tokens_per_s": round(ctx["n_tokens"] / pm, 1),
+            "speedup": _ratio(pm, o),
+            "speedup_cpu_time": _ratio(median(cpu["pipeline"]), median(cpu["ours"])),
+            "notes_identical": same, "notes": len(texts),
+            "spans_identical": same == len(texts)}
 
 
 def _training_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict]:
     """Dynamic padding + length grouping against pad-to-max at other window settings
     (``spec["side_by_side_lengths"]``: ``[[max_seq_length, doc_stride], ...]``), the same model,
-    the run's epoch draw rule and batch size, ``spec["train_steps"]`` timed steps per mode."""
+    the run's epoch draw rule and batch size, ``spec["train_steps"]`` timed steps per mode; a
+    setting that fails gets ``{"max_seq_length", "doc_stride", "error"}``."""
     rows = []
     for length, stride in spec.get("side_by_side_lengths") or []:
-        wins = _train_windows(ctx, spec, length, stride)
-        tr = time_training({"dynamic": _train_entry(ctx, wins, "dynamic", length),
-                            "pad_to_max": _train_entry(ctx, wins, "pad_to_max", length)},
-                           steps=spec["train_steps"], seed=spec["seed"], device=device,
-                           bf16=bf16)
-        d, pm = tr["dynamic"], tr["pad_to_max"]
-        rows.append({
-            "max_seq_length": length, "doc_stride": stride, "windows": len(wins),
-            "steps": d["steps"], "batch_size": d["batch_size"],
-            "dynamic_tokens_per_s": d["epoch_real_tokens_per_s"],
-            "pad_to_max_tokens_per_s": pm["epoch_real_tokens_per_s"],
-            "speedup": round(pm["epoch_seconds_est"] / d["epoch_seconds_est"], 3),
-            "speedup_cpu_time": round(pm["epoch_cpu_seconds_est"] / d["epoch_cpu_seconds_est"],
-                                      3),
-            "padding_bound": round(len(wins) * length / d["epoch_real_tokens"], 3),
-            "dynamic_padding_fraction": d["padding_fraction"],
-            "pad_to_max_padding_fraction": pm["padding_fraction"]})
+        try:
+            rows.append(_training_setting(ctx, spec, device, bf16, length, stride))
+        except Exception as exc:  # noqa: BLE001 - one setting's failure is reported in its row
+            rows.append({"max_seq_length": length, "doc_stride": stride,
+                         "error": f"{type(exc).__name__}: {exc}"})
     return rows
+
+
+def _training_setting(ctx: dict, spec: dict, device: str, bf16: bool, length: int,
+                      stride: int) -> dict:
+    """One setting of :func:`_training_sweep`."""
+    wins = _train_windows(ctx, spec, length, stride)
+    tr = time_training({"dynamic": _train_entry(ctx, wins, "dynamic", length),
+                        "pad_to_max": _train_entry(ctx, wins, "pad_to_max", length)},
+                       steps=spec["train_steps"], seed=spec["seed"], device=device,
+                       bf16=bf16)
+    d, pm = tr["dynamic"], tr["pad_to_max"]
+    return {
+        "max_seq_length": length, "doc_stride": stride, "windows": len(wins),
+        "steps": d["steps"], "batch_size": d["batch_size"],
+        "dynamic_tokens_per_s": d["epoch_real_tokens_per_s"],
+        "pad_to_max_tokens_per_s": pm["epoch_real_tokens_per_s"],
+        "speedup": _ratio(pm["epoch_seconds_raw"], d["epoch_seconds_raw"]),
+        "speedup_cpu_time": _ratio(pm["epoch_cpu_seconds_raw"], d["epoch_cpu_seconds_raw"]),
+        "padding_bound": round(len(wins) * length / d["epoch_real_tokens"], 3),
+        "dynamic_padding_fraction": d["padding_fraction"],
+        "pad_to_max_padding_fraction": pm["padding_fraction"]}
 
 
 def _device(spec: dict) -> str:
@@ -1034,6 +1066,13 @@ def measure_timing(spec: dict) -> dict:
                               "ours_longest_merge": _strict_f1(ctx, results[longest]),
                               "pipeline": _strict_f1(ctx, results[key])}}
 
+    # before the training steps, which change the weights
+    for name, ctx in ctxs.items():
+        if ctx["ms"].get("side_by_side") and ctx["ms"]["kind"] == "run":
+            sweep = _inference_sweep(ctx, spec, device, bf16)
+            if sweep:
+                out[name]["inference_sweep"] = sweep
+
     steps = spec.get("train_steps") or 0
     if steps > 0:
         entries = {}
@@ -1056,23 +1095,18 @@ def measure_timing(spec: dict) -> dict:
             if pm:
                 # one epoch of real tokens each way: the speedup is the epoch time ratio
                 out[name]["training"]["pad_to_max"] = pm
-                out[name]["training_speedup_vs_pad_to_max"] = round(
-                    pm["epoch_seconds_est"] / d["epoch_seconds_est"], 3)
-                out[name]["training_speedup_vs_pad_to_max_cpu_time"] = round(
-                    pm["epoch_cpu_seconds_est"] / d["epoch_cpu_seconds_est"], 3)
-                out[name]["training_speedup_vs_pad_to_max_sampled_steps"] = round(
-                    d["real_tokens_per_s"] / pm["real_tokens_per_s"], 3)
+                out[name]["training_speedup_vs_pad_to_max"] = _ratio(
+                    pm["epoch_seconds_raw"], d["epoch_seconds_raw"])
+                out[name]["training_speedup_vs_pad_to_max_cpu_time"] = _ratio(
+                    pm["epoch_cpu_seconds_raw"], d["epoch_cpu_seconds_raw"])
+                out[name]["training_speedup_vs_pad_to_max_sampled_steps"] = _ratio(
+                    d["real_tokens_per_s"], pm["real_tokens_per_s"])
                 wins = entries[name]["windows"]
                 out[name]["training_speedup_padding_bound"] = round(
                     len(wins) * ctxs[name]["ms"]["max_seq_length"] / d["epoch_real_tokens"], 3)
                 sweep = _training_sweep(ctxs[name], spec, device, bf16)
                 if sweep:
                     out[name]["training_sweep"] = sweep
-    for name, ctx in ctxs.items():
-        if ctx["ms"].get("side_by_side") and ctx["ms"]["kind"] == "run":
-            sweep = _inference_sweep(ctx, spec, device, bf16)
-            if sweep:
-                out[name]["inference_sweep"] = sweep
     if device.startswith("cuda"):
         for name in ctxs:
             out[name]["gpu"] = torch.cuda.get_device_name(0)
@@ -1486,7 +1520,11 @@ def markdown_report(results: dict) -> str:
                   "|---|---|---|---|---|---|---|"]
         for r in rows:
             i, t = r.get("inference") or {}, r.get("training") or {}
-            ident = (f"{i['notes_identical']}/{i['notes']} notes" if i else "")
+            ident = (f"{i['notes_identical']}/{i['notes']} notes" if "notes" in i else "")
+            errors = [f"{k}: {x['error']}" for k, x in (("inference", i), ("training", t))
+                      if x.get("error")]
+            if errors:
+                ident = (ident + " " if ident else "") + "failed (" + "; ".join(errors) + ")"
             lines.append(
                 f"| {r['max_seq_length']} / {r['doc_stride']} | "
                 f"{_fmt(i.get('ours_tokens_per_s'))} / {_fmt(i.get('pipeline_tokens_per_s'))} | "
@@ -1803,6 +1841,9 @@ def run_benchmark(args: BenchmarkArguments) -> dict:
             "values, only on the window lengths, which come from a real WordPiece vocabulary")
         settings["vocab_sizes"] = {k: {"vocab_size": v, "source": s}
                                    for k, (v, s) in REAL_VOCAB_SIZES.items()}
+    if args.side_by_side_lengths and (args.architecture_only or not args.side_by_side):
+        notes.append("--side_by_side_lengths is used only by the real-mode side by side: "
+                     "ignored here")
     if args.reference not in models:
         notes.append(f"reference {args.reference!r} is not among the models: no ratios")
     results = {"mode": "architecture_only" if args.architecture_only else "real",

@@ -172,7 +172,8 @@ class EvalArguments:
         "help": "How the overlapping windows of a note are merged: 'central' (each word from the "
                 "window where it is most central) or 'longest' (the token classification "
                 "pipeline's rule: each window decoded on its own, the longest of overlapping "
-                "entities kept; spans equal to pipeline(aggregation_strategy='first', stride=)).",
+                "entities kept; the spans of pipeline(aggregation_strategy='first', stride=) "
+                "for tokenizers that pad on the right, zero-width entities left out).",
         "choices": ["central", "longest"]})
     device: str = field(default=None, metadata={
         "help": "Inference device (default: cuda when available, else cpu)."})

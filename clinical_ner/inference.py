@@ -12,7 +12,9 @@ windows of a note (``window_merge``):
   (the tokenizer's own words, not :func:`~clinical_ner.labels.split_words`), each window is
   decoded to entities on its own, and of overlapping entities from different windows the longest
   wins (ties: the higher mean score). The pipeline's own post-processing code is called on the
-  batched logits, so the spans are those of the pipeline run note by note.
+  batched logits, so the spans are those of the pipeline run note by note, for tokenizers that
+  pad and truncate on the right (BERT/WordPiece and most others; not XLNet-style left padding)
+  and except zero-width entities, which are left out and counted (:func:`pipeline_merge`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ def pipeline_merge(pipe, text: str, windows: Sequence[dict], logits: Sequence[to
     ``pipelines/token_classification.py``: per window, the first sub-token's arg-max labels each
     tokenizer word, B/I tags are grouped into entities, and overlapping entities of different
     windows keep the longest, ties the higher score). Returns spans sorted by offset.
+
+    The pipeline can return a zero-width entity (with byte-level BPE tokenizers a lone
+    whitespace token has offsets ``(k, k)``); a span cannot be empty, so such entities are left
+    out and counted in ``pipe.zero_width_dropped`` (created here when missing).
     """
     from transformers.pipelines.token_classification import AggregationStrategy
 
@@ -91,8 +97,10 @@ def pipeline_merge(pipe, text: str, windows: Sequence[dict], logits: Sequence[to
     if not outputs:
         return []
     ents = pipe.postprocess(outputs, aggregation_strategy=AggregationStrategy.FIRST)
+    kept = [e for e in ents if int(e["end"]) > int(e["start"])]
+    pipe.zero_width_dropped = getattr(pipe, "zero_width_dropped", 0) + len(ents) - len(kept)
     return sorted(Span(int(e["start"]), int(e["end"]), span_label_of(e["entity_group"]))
-                  for e in ents)
+                  for e in kept)
 
 
 @torch.inference_mode()
@@ -157,6 +165,12 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
             ws = sorted(per_doc[i], key=lambda x: x[0]["window_index"])
             out.append(pipeline_merge(pipe, text, [w for w, _ in ws], [lg for _, lg in ws],
                                       span_label_of))
+        if getattr(pipe, "zero_width_dropped", 0):
+            import warnings
+
+            warnings.warn(f"window_merge='longest': {pipe.zero_width_dropped} zero-width "
+                          "entities of the pipeline's rule left out (whitespace tokens of a "
+                          "byte-level BPE tokenizer)", stacklevel=2)
         return out
     results = []
     for i in range(len(texts)):

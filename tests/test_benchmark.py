@@ -215,7 +215,7 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
     args = BenchmarkArguments(models="tiny", reference="tiny", runs=f"tiny={tiny_phi_run}",
                               data_dir=str(DEMO), passes=1, warmup_documents=1,
                               latency_documents=2, train_steps=2, train_documents=6,
-                              side_by_side_lengths="32:8",
+                              side_by_side_lengths="32:8,600:8",
                               bootstrap=20, isolate=False, output_dir=str(tmp_path / "out"))
     res = run_benchmark(args)
     row = res["rows"][0]
@@ -263,11 +263,15 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
     task = get_task("phi", "i2b2_2014", "type")
     train_docs = [task.map_document(d) for d in load_corpus("i2b2_2014", DEMO)[0]["train"][:6]]
     wins = build_windows(AutoTokenizer.from_pretrained(tiny_phi_run), train_docs, task, 32, 8)
-    (sw,) = sbs["training_sweep"]
+    sw, sw_600 = sbs["training_sweep"]
+    # 600 positions exceed the tiny model's 512: that setting fails alone, the rest is measured
+    assert sw_600["max_seq_length"] == 600 and "error" in sw_600
+    assert "error" in sbs["inference_sweep"][1] and row["f1_benchmark"] is not None
+    assert "failed (inference:" in (tmp_path / "out" / "results.md").read_text()
     assert (sw["max_seq_length"], sw["doc_stride"], sw["windows"]) == (32, 8, len(wins))
     assert sw["padding_bound"] == round(len(wins) * 32 / sum(w["length"] for w in wins), 3)
     assert "| 32 / 8 |" in (tmp_path / "out" / "results.md").read_text()
-    (isw,) = sbs["inference_sweep"]
+    isw = sbs["inference_sweep"][0]
     assert (isw["max_seq_length"], isw["doc_stride"], isw["notes"]) == (32, 8, 20)
     assert isw["spans_identical"] is True and isw["notes_identical"] == 20
     for name in ("results.json", "results.md", "f1_vs_inference_time.png", "disk_size.png"):

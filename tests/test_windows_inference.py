@@ -206,3 +206,20 @@ def test_longest_merge_on_notes_without_tokens(tiny_tokenizer):
     theirs = [sorted(Span(int(e["start"]), int(e["end"]), e["entity_group"]) for e in ner(t))
               for t in texts]
     assert ours == theirs
+
+
+def test_pipeline_merge_leaves_out_zero_width_entities_and_counts_them():
+    """A byte-level BPE whitespace token can come back from the pipeline's post-processing as an
+    entity with start == end; it cannot be a span, so it is left out and counted."""
+    from clinical_ner.inference import pipeline_merge
+
+    class FakePipe:
+        def postprocess(self, outputs, aggregation_strategy):
+            return [{"start": 3, "end": 3, "entity_group": "DOCTOR", "score": 0.9},
+                    {"start": 4, "end": 8, "entity_group": "DOCTOR", "score": 0.9}]
+
+    win = {"input_ids": [2, 7, 3], "centrality": [-1, 0, -1],
+           "offsets": [(0, 0), (4, 8), (0, 0)]}
+    pipe = FakePipe()
+    spans = pipeline_merge(pipe, "Dr.  Velt", [win], [torch.zeros(3, 3)])
+    assert spans == [Span(4, 8, "DOCTOR")] and pipe.zero_width_dropped == 1
