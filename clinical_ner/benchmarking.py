@@ -764,6 +764,20 @@ def _train_entry(ctx: dict, wins: list[dict], mode: str, max_seq_length: int | N
             "max_seq_length": ms["max_seq_length"] if max_seq_length is None else max_seq_length}
 
 
+def _each_setting(measure_one, ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict]:
+    """``measure_one(ctx, spec, device, bf16, max_seq_length, doc_stride)`` for every setting of
+    ``spec["side_by_side_lengths"]``; a setting that raises gets ``{"max_seq_length",
+    "doc_stride", "error"}`` and the others still run."""
+    rows = []
+    for length, stride in spec.get("side_by_side_lengths") or []:
+        try:
+            rows.append(measure_one(ctx, spec, device, bf16, length, stride))
+        except Exception as exc:  # noqa: BLE001 - one setting's failure is reported in its row
+            rows.append({"max_seq_length": length, "doc_stride": stride,
+                         "error": f"{type(exc).__name__}: {exc}"})
+    return rows
+
+
 def _inference_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict]:
     """This project's batched inference (``window_merge="longest"``) against the token
     classification pipeline note by note at other window settings
@@ -771,14 +785,7 @@ def _inference_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dic
     passes interleaved after a warm-up. Per setting: speedup (median wall and CPU time), both
     systems' tokens/s, windows, and whether every note's spans are identical; a setting that
     fails gets ``{"max_seq_length", "doc_stride", "error"}`` and the others still run."""
-    rows = []
-    for length, stride in spec.get("side_by_side_lengths") or []:
-        try:
-            rows.append(_inference_setting(ctx, spec, device, bf16, length, stride))
-        except Exception as exc:  # noqa: BLE001 - one setting's failure is reported in its row
-            rows.append({"max_seq_length": length, "doc_stride": stride,
-                         "error": f"{type(exc).__name__}: {exc}"})
-    return rows
+    return _each_setting(_inference_setting, ctx, spec, device, bf16)
 
 
 def _inference_setting(ctx: dict, spec: dict, device: str, bf16: bool, length: int,
@@ -823,14 +830,7 @@ def _training_sweep(ctx: dict, spec: dict, device: str, bf16: bool) -> list[dict
     (``spec["side_by_side_lengths"]``: ``[[max_seq_length, doc_stride], ...]``), the same model,
     the run's epoch draw rule and batch size, ``spec["train_steps"]`` timed steps per mode; a
     setting that fails gets ``{"max_seq_length", "doc_stride", "error"}``."""
-    rows = []
-    for length, stride in spec.get("side_by_side_lengths") or []:
-        try:
-            rows.append(_training_setting(ctx, spec, device, bf16, length, stride))
-        except Exception as exc:  # noqa: BLE001 - one setting's failure is reported in its row
-            rows.append({"max_seq_length": length, "doc_stride": stride,
-                         "error": f"{type(exc).__name__}: {exc}"})
-    return rows
+    return _each_setting(_training_setting, ctx, spec, device, bf16)
 
 
 def _training_setting(ctx: dict, spec: dict, device: str, bf16: bool, length: int,
