@@ -703,9 +703,10 @@ def _predict(ctx: dict, texts, device, bf16: bool, window_merge: str = "central"
                                  window_merge=window_merge, **ctx["kw"])
 
 
-def _strict_f1(ctx: dict, spans_per_note) -> dict:
-    """Strict micro P/R/F1 of one system's spans (Span objects or pipeline entity dicts, entity
-    types) on the benchmarked notes, no bootstrap."""
+def _score(ctx: dict, spans_per_note, bootstrap: int = 0, seed: int = 0) -> dict:
+    """:func:`clinical_ner.evaluation.score_documents` of one system's spans on the benchmarked
+    notes; ``spans_per_note``: per note, Span objects or pipeline entity dicts with entity types
+    (mapped to the task's span labels)."""
     from clinical_ner.documents import Document, Span
     from clinical_ner.evaluation import score_documents
 
@@ -713,7 +714,13 @@ def _strict_f1(ctx: dict, spans_per_note) -> dict:
     preds = [Document(d.id, d.text, tuple(sorted(Span(s, e, lab(t))
                                                  for s, e, t in spans_as_keys(sp))))
              for d, sp in zip(ctx["test_docs"], spans_per_note, strict=True)]
-    micro = score_documents(ctx["test_docs"], preds, ctx["task"].metric_scheme)["strict"]["micro"]
+    return score_documents(ctx["test_docs"], preds, ctx["task"].metric_scheme,
+                           bootstrap=bootstrap, seed=seed)
+
+
+def _strict_f1(ctx: dict, spans_per_note) -> dict:
+    """Strict micro P/R/F1 and counts of one system's spans (:func:`_score`, no bootstrap)."""
+    micro = _score(ctx, spans_per_note)["strict"]["micro"]
     return {k: micro[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn") if k in micro}
 
 
@@ -740,9 +747,9 @@ def _train_windows(ctx: dict, spec: dict, max_seq_length: int | None = None,
     keep = ms.get("negative_window_keep", 1.0)
     n_all = len(wins)
     if keep < 1:  # the run's first epoch: its windows with entities + its draw of the others
-        from clinical_ner.training import NegativeSubsampler
+        from clinical_ner.training import NegativeSubsampler, windows_with_entity
 
-        has_entity = [any(lab > 0 for lab in w["labels"]) for w in wins]
+        has_entity = windows_with_entity(wins)
         drawn = NegativeSubsampler(has_entity, keep, ms.get("train_seed", 42)).epoch_indices(0)
         wins = [wins[i] for i in sorted(drawn)]
     vocab = ctx["inner"].config.vocab_size
@@ -1011,15 +1018,7 @@ def measure_timing(spec: dict) -> dict:
     for name, ctx in ctxs.items():
         ms = ctx["ms"]
         if ms["kind"] == "run":
-            from clinical_ner.documents import Document, Span
-            from clinical_ner.evaluation import score_documents
-
-            lab = ctx["task"].scheme.span_label_of
-            preds = [Document(d.id, d.text, tuple(Span(s.start, s.end, lab(s.label))
-                                                  for s in sp))
-                     for d, sp in zip(ctx["test_docs"], results[name], strict=True)]
-            res = score_documents(ctx["test_docs"], preds, ctx["task"].metric_scheme,
-                                  bootstrap=spec.get("bootstrap", 0), seed=spec["seed"])
+            res = _score(ctx, results[name], spec.get("bootstrap", 0), spec["seed"])
             micro = res["strict"]["micro"]
             out[name].update(f1_benchmark=micro["f1"], f1_ci_benchmark=micro.get("f1_ci"),
                              gold_spans=res["gold_spans"], pred_spans=res["pred_spans"])

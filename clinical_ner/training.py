@@ -96,6 +96,12 @@ def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels
     return out
 
 
+def windows_with_entity(windows: list[dict]) -> list[bool]:
+    """Per training window (from :func:`build_windows`), whether a labelled word in it is part of
+    an entity (class id > 0; id 0 is ``O`` in every label scheme)."""
+    return [any(lab > 0 for lab in w["labels"]) for w in windows]
+
+
 class NegativeSubsampler:
     """A training sampler: every window with an entity, plus a fresh seeded fraction ``keep`` of
     the windows without one, each epoch (epoch k draws with seed ``seed + k``).
@@ -263,7 +269,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
                                                                     id2label.items()})
     window_args = dict(max_seq_length=data_args.max_seq_length, doc_stride=data_args.doc_stride)
     windows = build_windows(tokenizer, train_docs, task, **window_args)
-    has_entity = [any(lab > 0 for lab in w["labels"]) for w in windows]
+    has_entity = windows_with_entity(windows)
     keep = data_args.negative_window_keep
     grouped = getattr(training_args, "train_sampling_strategy", "") == "group_by_length"
     sampler = NegativeSubsampler(

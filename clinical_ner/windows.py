@@ -28,10 +28,12 @@ class TokenizedDoc:
     offsets: list[tuple[int, int]] | None = None
 
 
-def tokenize_documents(tokenizer, texts: Sequence[str], words: Sequence[Sequence[tuple[int, int]]]
-                       ) -> list[TokenizedDoc]:
+def tokenize_documents(tokenizer, texts: Sequence[str], words: Sequence[Sequence[tuple[int, int]]],
+                       with_offsets: bool = False) -> list[TokenizedDoc]:
     """Tokenize each document's words (``(start, end)`` character offsets into its text) with a
     fast tokenizer, in one batched call, without special tokens and without truncation.
+    ``with_offsets``: also fill ``offsets`` (character ranges in the note); training and the
+    per-word merge do not need them.
 
     Raises ValueError when the tokenizer is not a fast one (word ids are needed).
     """
@@ -39,18 +41,19 @@ def tokenize_documents(tokenizer, texts: Sequence[str], words: Sequence[Sequence
         raise ValueError("a fast (Rust) tokenizer is needed for word alignment")
     word_strs = [[t[s:e] for s, e in ws] for t, ws in zip(texts, words)]
     nonempty = [i for i, w in enumerate(word_strs) if w]
-    out = [TokenizedDoc([], [], [], 0, []) for _ in texts]
+    out = [TokenizedDoc([], [], [], 0, [] if with_offsets else None) for _ in texts]
     if not nonempty:
         return out
     enc = tokenizer([word_strs[i] for i in nonempty], is_split_into_words=True,
-                    add_special_tokens=False, truncation=False, return_offsets_mapping=True,
-                    verbose=False)
+                    add_special_tokens=False, truncation=False,
+                    return_offsets_mapping=with_offsets, verbose=False)
     for j, i in enumerate(nonempty):
         wid = enc.word_ids(j)
         first = [k == 0 or wid[k] != wid[k - 1] for k in range(len(wid))]
-        # offsets of pre-split words are relative to the word: shift them into the note
-        offsets = [(words[i][w][0] + a, words[i][w][0] + b)
-                   for w, (a, b) in zip(wid, enc["offset_mapping"][j], strict=True)]
+        offsets = None
+        if with_offsets:  # offsets of pre-split words are relative to the word: shift them
+            offsets = [(words[i][w][0] + a, words[i][w][0] + b)
+                       for w, (a, b) in zip(wid, enc["offset_mapping"][j], strict=True)]
         out[i] = TokenizedDoc(list(enc["input_ids"][j]), list(wid), first, len(word_strs[i]),
                               offsets)
     return out

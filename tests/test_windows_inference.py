@@ -119,7 +119,7 @@ def test_special_affixes_of_a_bert_tokenizer(tiny_tokenizer):
 def test_token_offsets_point_into_the_note(tiny_tokenizer):
     text = "Mr.  Quincevelt\tQuince , 67"
     words = split_words(text)
-    (td,) = tokenize_documents(tiny_tokenizer, [text], [words])
+    (td,) = tokenize_documents(tiny_tokenizer, [text], [words], with_offsets=True)
     pieces = tiny_tokenizer.convert_ids_to_tokens(td.ids)
     assert len(td.offsets) == len(td.ids)
     for piece, (s, e) in zip(pieces, td.offsets):
