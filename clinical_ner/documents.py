@@ -166,7 +166,7 @@ def read_jsonl(path: str | Path) -> Iterator[Document]:
             try:
                 line = data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise FormatError(f"{path}:{lineno}: not UTF-8 at byte offset "
+                raise FormatError(f"{path}:{lineno}: encoding error: not UTF-8 at byte offset "
                                   f"{offset + exc.start}: {exc.reason}") from exc
             offset += len(data)
             if not line.strip():
@@ -210,6 +210,10 @@ class LoadReport:
     counts: Counter = field(default_factory=Counter)
     round_trip_spans: int | None = None
     splits: dict = field(default_factory=dict)
+    #: True for the scoring reading (tags as written, no repair), False for training data.
+    as_written: bool = False
+    #: Every tag, entity line or concept line met in the files, before any check.
+    tags_read: int = 0
 
     def add_document(self, doc: Document) -> None:
         """Count one accepted document and its spans."""
@@ -217,6 +221,18 @@ class LoadReport:
         self.characters += len(doc.text)
         self.spans += len(doc.spans)
         self.per_label.update(s.label for s in doc.spans)
+
+    def differences(self) -> dict:
+        """How the documents read differ from a plain reading of the files: ``tags_read`` (every
+        tag, entity line or concept line met), ``spans`` (what the documents hold) and
+        ``by_problem`` (problem kind -> count, each with the action taken). In the scoring
+        reading only duplicates collapse (``duplicate``); text-attribute mismatches and unknown
+        labels are scored as written and counted here as warnings."""
+        by_kind: Counter = Counter()
+        for p in self.problems:
+            by_kind[f"{p.problem.split(':')[0]} ({p.action})"] += 1
+        return {"tags_read": self.tags_read, "spans": self.spans,
+                "by_problem": dict(sorted(by_kind.items()))}
 
     def problem(self, **kwargs) -> Problem:
         """Record a :class:`Problem` (keyword arguments as its fields) and count its kind."""
@@ -228,8 +244,10 @@ class LoadReport:
     def to_json(self) -> dict:
         out = {
             "format": self.format,
+            "reading": "as written (scoring)" if self.as_written else "training data (repaired)",
             "documents": self.documents,
             "characters": self.characters,
+            "tags_read": self.tags_read,
             "spans": self.spans,
             "per_label": dict(sorted(self.per_label.items())),
             "round_trip_spans": self.round_trip_spans,
@@ -253,10 +271,20 @@ def resolve_spans(
     *,
     file: str = "",
     record: str = "",
+    as_written: bool = False,
+    rejected: list[tuple[int, int]] | None = None,
 ) -> tuple[Span, ...]:
     """Apply the project's span policy and count every change in ``report``.
 
-    Policy, in order (each change is a :class:`Problem` with the offsets, never silent):
+    ``as_written=True`` is the reading for *scoring* (gold and predicted files alike): nothing is
+    trimmed, dropped or resolved, only exact duplicates (same start, end and label) collapse into
+    one, as the official i2b2 2014 scorer keys each document as a set (``formats.md`` §1.5 in
+    ``docs/``); each collapse is counted (``duplicate``, action ``scored once``). A span past the
+    text cannot be scored against it and raises :class:`FormatError` naming file, record and
+    offsets.
+
+    Policy for building training data (``as_written=False``), in order (each change is a
+    :class:`Problem` with the offsets, never silent):
 
     1. a span outside ``[0, len(text)]`` is dropped (``out_of_bounds``);
     2. leading/trailing whitespace is trimmed (``trimmed_whitespace``); a span of only whitespace is
@@ -265,7 +293,9 @@ def resolve_spans(
     4. overlapping spans: the longest is kept, then the earliest, then the label sorting first;
        the others are dropped (``overlap``), naming the span they lost to.
 
-    Returns the kept spans sorted by (start, end, label).
+    Returns the kept spans sorted by (start, end, label). ``rejected``, when given, receives the
+    ``(start, end)`` of every span dropped for an overlap (training keeps those characters out
+    of the loss rather than learning them as ``O``).
     """
     kept: list[Span] = []
     seen: set[Span] = set()
@@ -276,6 +306,8 @@ def resolve_spans(
             report.problem(file=file, record=record, start=start, end=end, problem=what,
                            action=action)
 
+    if as_written:
+        return _as_written(text, spans, note, file, record)
     candidates = []
     for s in spans:
         if s.end > len(text):
@@ -303,6 +335,23 @@ def resolve_spans(
         if winner is not None:
             note(s, f"overlap: span {s.label} overlaps kept span [{winner.start}, {winner.end}) "
                     f"{winner.label}", "dropped")
+            if rejected is not None:
+                rejected.append((s.start, s.end))
             continue
         kept.append(s)
     return tuple(sorted(kept))
+
+
+def _as_written(text: str, spans: Iterable[Span], note, file: str, record: str
+                ) -> tuple[Span, ...]:
+    out: set[Span] = set()
+    for s in spans:
+        if s.end > len(text):
+            raise FormatError(f"{file}: record {record!r}: span [{s.start}, {s.end}) {s.label} "
+                              f"ends past the text ({len(text)} characters): it cannot be scored")
+        if s in out:
+            note(s, f"duplicate: span {s.label} given more than once (a document is a set of "
+                    "tags, as in the official scorer)", "scored once")
+            continue
+        out.add(s)
+    return tuple(sorted(out))

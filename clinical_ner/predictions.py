@@ -90,7 +90,7 @@ def write_i2b2_2014(docs: Sequence[Document], out_dir: str | Path) -> list[Path]
         i2b2_2014.write_file(doc, path)
         report = LoadReport(format="i2b2_2014")
         try:
-            back = i2b2_2014.read_file(path, report)
+            back = i2b2_2014.read_file(path, report, as_written=True)  # as a scorer reads it
         except ValueError as exc:  # FormatError is a ValueError
             raise ValueError(f"document {doc.id!r}: {path} does not read back: {exc}") from exc
         if back.text != doc.text:

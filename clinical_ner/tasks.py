@@ -48,29 +48,51 @@ class Task:
             return tuple(self.label_map)
         return tuple(self.scheme.span_labels)
 
-    def map_document(self, doc: Document, report: LoadReport | None = None) -> Document:
+    def map_document(self, doc: Document, report: LoadReport | None = None, *,
+                     keep_unknown: bool = False) -> Document:
         """Relabel ``doc``'s spans into the task's span labels.
 
         A span whose label the task does not know is left out and reported (``unknown_label``)
-        with its offsets, never silently.
+        with its offsets, never silently; its range is added to ``meta["rejected"]`` (kept out
+        of the training loss). With ``keep_unknown`` (scoring gold as written) such a span is
+        kept under its own label instead: a false negative the model cannot predict.
         """
         spans = []
+        meta = dict(doc.meta)
         for s in doc.spans:
             label = self.label_map.get(s.label) if self.label_map is not None else s.label
             if label is None or label not in self.scheme.span_labels:
+                if keep_unknown:
+                    spans.append(s if label is None else type(s)(s.start, s.end, label))
+                    continue
                 if report is not None:
                     report.problem(file=doc.meta.get("file", ""), record=doc.id, start=s.start,
                                    end=s.end, action="dropped",
                                    problem=f"unknown_label: {s.label} is not a label of task "
                                            f"{self.name}")
+                meta["rejected"] = [*meta.get("rejected", ()), (s.start, s.end)]
                 continue
             spans.append(type(s)(s.start, s.end, label))
-        return Document(doc.id, doc.text, tuple(spans), dict(doc.meta))
+        return Document(doc.id, doc.text, tuple(spans), meta)
 
     def words_and_tags(self, doc: Document) -> tuple[list[tuple[int, int]], list[str]]:
         """Words of ``doc`` (split at its span boundaries) and their IOB2 tags."""
         words = split_words(doc.text, doc.spans)
         return words, spans_to_bio(words, doc.spans, self.scheme.entity_of)
+
+    @staticmethod
+    def ignored_words(words: list[tuple[int, int]], tags: list[str],
+                      rejected) -> list[bool]:
+        """Per word, whether training must leave it out of the loss (label -100): an ``O`` word
+        that shares a character with a rejected gold tag ``(start, end)`` (a tag the loader
+        could not accept: a text mismatch, an unknown label, an overlap it lost), which would
+        otherwise be learnt as "not PHI". Words of kept spans keep their labels."""
+        out = [False] * len(words)
+        for start, end in rejected or ():
+            for i, (ws, we) in enumerate(words):
+                if ws < end and start < we and tags[i] == "O":
+                    out[i] = True
+        return out
 
     def decode(self, words, tags) -> list:
         """IOB2 tags over words -> spans with the task's span labels."""

@@ -79,9 +79,11 @@ def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels
     """Documents -> training windows (dicts with input_ids, attention_mask, labels, length).
 
     Words are split at the gold span boundaries; the first sub-token of each word carries its
-    IOB2 class id (index in ``task.scheme.bio_labels``).
+    IOB2 class id (index in ``task.scheme.bio_labels``), or -100 (left out of the loss) for a
+    word under a gold tag the loader rejected (``doc.meta["ignore_words"]`` from
+    :func:`data_scripts.to_dataset_dict`). ``with_labels=False`` leaves ``labels`` out.
     """
-    from clinical_ner.windows import make_windows, special_affixes, tokenize_documents
+    from clinical_ner.windows import IGNORE, make_windows, special_affixes, tokenize_documents
 
     label_id = {lab: i for i, lab in enumerate(task.scheme.bio_labels)}
     words_tags = [task.words_and_tags(d) for d in docs]
@@ -89,10 +91,17 @@ def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels
     affixes = special_affixes(tokenizer)
     out = []
     for i, (td, (_, tags)) in enumerate(zip(toks, words_tags)):
-        labels = [label_id[t] for t in tags] if with_labels else None
+        labels = None
+        if with_labels:
+            ignore = docs[i].meta.get("ignore_words") or [False] * len(tags)
+            labels = [IGNORE if skip else label_id[t] for t, skip in zip(tags, ignore,
+                                                                         strict=True)]
         for w in make_windows(tokenizer, td, max_seq_length, doc_stride, labels, i, affixes):
-            out.append({"input_ids": w["input_ids"], "attention_mask": w["attention_mask"],
-                        "labels": w["labels"], "length": len(w["input_ids"])})
+            row = {"input_ids": w["input_ids"], "attention_mask": w["attention_mask"],
+                   "length": len(w["input_ids"])}
+            if with_labels:
+                row["labels"] = w["labels"]
+            out.append(row)
     return out
 
 

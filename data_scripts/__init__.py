@@ -19,36 +19,43 @@ SPLIT_NAMES = {"train": "train", "dev": "dev", "devel": "dev", "valid": "dev",
                "validation": "dev", "test": "test"}
 
 
-def _read_i2b2_2014(path: Path, report: LoadReport, **_) -> list[Document]:
-    return i2b2_2014.read_folder(path, report)
+def _read_i2b2_2014(path: Path, report: LoadReport, *, labels=None, as_written=False,
+                    **_) -> list[Document]:
+    return i2b2_2014.read_folder(path, report, labels=labels, as_written=as_written)
 
 
 def _read_i2b2_2006(path: Path, report: LoadReport, *, strip_report_end: bool = False,
-                    labels=None, **_) -> list[Document]:
-    return i2b2_2006.read_path(path, report, strip_report_end=strip_report_end, labels=labels)
+                    labels=None, as_written=False, **_) -> list[Document]:
+    return i2b2_2006.read_path(path, report, strip_report_end=strip_report_end, labels=labels,
+                               as_written=as_written)
 
 
-def _read_i2b2_2010(path: Path, report: LoadReport, *, labels=None, **_) -> list[Document]:
-    return i2b2_2010.read_folder(path, report, labels=labels)
+def _read_i2b2_2010(path: Path, report: LoadReport, *, labels=None, as_written=False,
+                    **_) -> list[Document]:
+    return i2b2_2010.read_folder(path, report, labels=labels, as_written=as_written)
 
 
 def _read_brat(path: Path, report: LoadReport, *, discontinuous: str = "join", labels=None,
-               **_) -> list[Document]:
-    return brat.read_folder(path, report, discontinuous=discontinuous, labels=labels)
+               as_written=False, **_) -> list[Document]:
+    return brat.read_folder(path, report, discontinuous=discontinuous, labels=labels,
+                            as_written=as_written)
 
 
-def _read_conll(path: Path, report: LoadReport, *, labels=None, **_) -> list[Document]:
-    return conll.read_path(path, report, labels=labels)
+def _read_conll(path: Path, report: LoadReport, *, labels=None, as_written=False,
+                **_) -> list[Document]:
+    return conll.read_path(path, report, labels=labels, as_written=as_written)
 
 
-def _read_jsonl(path: Path, report: LoadReport, *, labels=None, **_) -> list[Document]:
-    return jsonl.read_path(path, report, labels=labels)
+def _read_jsonl(path: Path, report: LoadReport, *, labels=None, as_written=False,
+                **_) -> list[Document]:
+    return jsonl.read_path(path, report, labels=labels, as_written=as_written)
 
 
 #: format name -> reader(path, report, **options) -> documents of one split folder or file.
 #: Options every reader accepts (and ignores when they do not apply): ``labels`` (native labels
 #: to keep before the span policy, None = all), ``discontinuous`` (brat: join|split|drop),
-#: ``strip_report_end`` (i2b2 2006).
+#: ``strip_report_end`` (i2b2 2006), ``as_written`` (the scoring reading: tags as the files
+#: write them, no repair; see :func:`clinical_ner.documents.resolve_spans`).
 READERS = {"i2b2_2014": _read_i2b2_2014, "i2b2_2006": _read_i2b2_2006,
            "i2b2_2010": _read_i2b2_2010, "brat": _read_brat, "conll": _read_conll,
            "jsonl": _read_jsonl}
@@ -114,7 +121,7 @@ def load_corpus(
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
-    report = LoadReport(format=fmt)
+    report = LoadReport(format=fmt, as_written=bool(options.get("as_written")))
     reader = READERS[fmt]
     subdirs = {SPLIT_NAMES[p.name]: p for p in sorted(path.iterdir())
                if p.is_dir() and p.name in SPLIT_NAMES} if path.is_dir() else {}
@@ -160,9 +167,13 @@ def to_dataset_dict(splits: dict[str, list[Document]], task, report: LoadReport 
 
     Columns: ``id``, ``text``, ``spans`` (``start``, ``end``, ``label`` as ``ClassLabel`` over the
     task's span labels), ``word_starts``/``word_ends`` (character offsets of the words) and
-    ``ner_tags`` (``ClassLabel`` over the task's IOB2 labels, one per word). Label names thus travel
-    with the data into ``config.id2label``. Spans with labels outside the task are reported in
-    ``report``; ``report.round_trip_spans`` counts spans that BIO-decode back exactly.
+    ``ner_tags`` (``ClassLabel`` over the task's IOB2 labels, one per word) and ``ignore_words``
+    (per word: left out of the training loss, because it lies under a gold tag the loader
+    rejected; :meth:`~clinical_ner.tasks.Task.ignored_words`, counted in
+    ``counts["rejected_tags_out_of_loss"]`` and ``counts["words_out_of_loss"]``). Label names
+    thus travel with the data into ``config.id2label``. Spans with labels outside the task are
+    reported in ``report``; ``report.round_trip_spans`` counts spans that BIO-decode back
+    exactly.
     """
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
@@ -175,6 +186,7 @@ def to_dataset_dict(splits: dict[str, list[Document]], task, report: LoadReport 
         "word_starts": Sequence(Value("int32")),
         "word_ends": Sequence(Value("int32")),
         "ner_tags": Sequence(ClassLabel(names=scheme.bio_labels)),
+        "ignore_words": Sequence(Value("bool")),
     })
     out, round_trip = {}, 0
     for name, docs in splits.items():
@@ -189,11 +201,15 @@ def to_dataset_dict(splits: dict[str, list[Document]], task, report: LoadReport 
                     report.problem(file=doc.meta.get("file", ""), record=doc.id, start=s.start,
                                    end=s.end, problem="no_round_trip: span does not survive "
                                    "span -> BIO -> span", action="reported")
+            ignore = task.ignored_words(words, tags, doc.meta.get("rejected"))
+            if report is not None and any(ignore):
+                report.counts["rejected_tags_out_of_loss"] += len(doc.meta["rejected"])
+                report.counts["words_out_of_loss"] += sum(ignore)
             rows.append({"id": doc.id, "text": doc.text,
                          "spans": [{"start": s.start, "end": s.end, "label": s.label}
                                    for s in doc.spans],
                          "word_starts": [w[0] for w in words], "word_ends": [w[1] for w in words],
-                         "ner_tags": tags})
+                         "ner_tags": tags, "ignore_words": ignore})
         out[name] = Dataset.from_list(rows, features=features)
     if report is not None:
         report.round_trip_spans = round_trip
@@ -207,4 +223,6 @@ def dataset_documents(ds) -> list[Document]:
 
     names = ds.features["spans"].feature["label"].names
     return [Document(r["id"], r["text"], tuple(Span(s["start"], s["end"], names[s["label"]])
-                                                for s in r["spans"])) for r in ds]
+                                                for s in r["spans"]),
+                     meta={"ignore_words": r["ignore_words"]} if any(r["ignore_words"]) else {})
+            for r in ds]

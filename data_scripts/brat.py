@@ -111,13 +111,18 @@ def _parse_t_line(line: str, file: str, record: str, lineno: int,
 
 
 def entity_spans(ent: BratEntity, text: str, report: LoadReport, *, file: str, record: str,
-                 discontinuous: str = "join") -> list[Span]:
+                 discontinuous: str = "join", as_written: bool = False,
+                 rejected: list[tuple[int, int]] | None = None) -> list[Span]:
     """The spans of one entity under the discontinuous policy, after checking its offsets and
     text field against ``text``.
 
-    Returns [] (and reports why) for offsets outside the text, an empty or reversed fragment, a
-    text-field mismatch, or a discontinuous entity under ``drop``. Raises ValueError for an
-    unknown policy.
+    Training reading: returns [] (and reports why) for offsets outside the text, an empty or
+    reversed fragment, a text-field mismatch, or a discontinuous entity under ``drop``; the
+    range of a mismatching or dropped entity goes to ``rejected`` (kept out of the loss).
+    Scoring reading (``as_written``, as the n2c2 2018 scorer reads ``.ann`` files, formats.md
+    §1.4): a text-field mismatch is a counted warning and the span is scored as written; offsets
+    that cannot be placed raise :class:`FormatError` naming file, record, entity and line.
+    Raises ValueError for an unknown policy.
     """
     if discontinuous not in DISCONTINUOUS_POLICIES:
         raise ValueError(f"discontinuous must be one of {DISCONTINUOUS_POLICIES}, "
@@ -125,8 +130,12 @@ def entity_spans(ent: BratEntity, text: str, report: LoadReport, *, file: str, r
     first, last = ent.fragments[0][0], ent.fragments[-1][1]
 
     def bad(what: str, start=first, end=last, action: str = "dropped") -> None:
+        if as_written and action == "dropped" and not what.startswith("discontinuous"):
+            raise FormatError(f"{file}: record {record!r}: {what}: it cannot be scored")
         report.problem(file=file, record=record, tag_id=ent.id, start=start, end=end,
                        problem=what, action=action)
+        if action == "dropped" and rejected is not None and start < end <= len(text):
+            rejected.append((start, end))
 
     for s, e in ent.fragments:
         if not s < e:
@@ -139,9 +148,12 @@ def entity_spans(ent: BratEntity, text: str, report: LoadReport, *, file: str, r
             return []
     covered = " ".join(text[s:e] for s, e in ent.fragments)
     if ent.ann_text is not None and _norm(covered) != _norm(ent.ann_text):
-        bad(f"text_mismatch: {ent.id} {ent.label} text field differs from the covered text "
-            f"(line {ent.line})")
-        return []
+        what = (f"text_mismatch: {ent.id} {ent.label} text field differs from the covered text "
+                f"(line {ent.line})")
+        if not as_written:
+            bad(what)
+            return []
+        bad(what, action="scored")
     if len(ent.fragments) == 1:
         return [Span(first, last, ent.label)]
     report.counts["discontinuous"] += 1
@@ -160,6 +172,15 @@ def entity_spans(ent: BratEntity, text: str, report: LoadReport, *, file: str, r
     return [Span(lo, hi, ent.label)]
 
 
+def _suffixed(path: Path, suffix: str) -> Path | None:
+    """The sibling of ``path`` with ``suffix`` in any case (``.ann`` or ``.ANN``), or None."""
+    for cand in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if cand.exists():
+            return cand
+    return next((p for p in path.parent.glob(f"{path.stem}.*")
+                 if p.suffix.lower() == suffix), None)
+
+
 def read_text(path: str | Path) -> str:
     """The ``.txt`` of a brat document exactly as stored (UTF-8, no newline translation, so a
     CRLF file keeps ``\\r\\n``). Raises :class:`FormatError` naming the file and byte offset on
@@ -170,34 +191,44 @@ def read_text(path: str | Path) -> str:
 
 def read_document(txt_path: str | Path, ann_path: str | Path | None, report: LoadReport, *,
                   doc_id: str | None = None, discontinuous: str = "join",
-                  labels=None) -> Document:
+                  labels=None, as_written: bool = False) -> Document:
     """Read one ``.txt`` (+ optional ``.ann``) pair into a :class:`Document`.
 
     ``doc_id`` defaults to the ``.txt`` stem; ``labels`` (native types) keeps only those before
     the span policy (:func:`data_scripts.loader_common.select_labels`). The document is *not*
     added to ``report`` (the folder reader does that). Spans then go through
-    :func:`clinical_ner.documents.resolve_spans` (trim, duplicates, overlaps), all reported.
-    Raises :class:`FormatError` for bad UTF-8 or a malformed ``T`` line.
+    :func:`clinical_ner.documents.resolve_spans` (trim, duplicates, overlaps), all reported;
+    with ``as_written`` (scoring) nothing is repaired (see :func:`entity_spans`). Every ``T``
+    line counts in ``report.tags_read``; rejected ranges go to ``doc.meta["rejected"]``.
+    Raises :class:`FormatError` for bad UTF-8 (encoding) or a malformed ``T`` line.
     """
     txt_path = Path(txt_path)
     doc_id = doc_id or txt_path.stem
     text = read_text(txt_path)
     spans: list[Span] = []
+    rejected: list[tuple[int, int]] = []
     file = str(ann_path) if ann_path is not None else str(txt_path)
     if ann_path is not None:
         ann_path = Path(ann_path)
         content = decode_utf8(ann_path.read_bytes(), ann_path)
         for ent in parse_ann(content, str(ann_path), doc_id, report):
+            report.tags_read += 1
             spans += entity_spans(ent, text, report, file=str(ann_path), record=doc_id,
-                                  discontinuous=discontinuous)
+                                  discontinuous=discontinuous, as_written=as_written,
+                                  rejected=rejected)
     spans = select_labels(spans, labels, report)
-    kept = resolve_spans(text, spans, report, file=file, record=doc_id)
-    return Document(doc_id, text, kept, meta={"file": txt_path.name, "patient": None})
+    kept = resolve_spans(text, spans, report, file=file, record=doc_id, as_written=as_written,
+                         rejected=rejected)
+    meta = {"file": txt_path.name, "patient": None}
+    if rejected:
+        meta["rejected"] = rejected
+    return Document(doc_id, text, kept, meta=meta)
 
 
 def read_folder(folder: str | Path, report: LoadReport, *, discontinuous: str = "join",
-                labels=None) -> list[Document]:
-    """Read every ``*.txt`` under ``folder`` (recursively, sorted) with its ``.ann``.
+                labels=None, as_written: bool = False) -> list[Document]:
+    """Read every ``*.txt`` under ``folder`` (recursively, sorted; ``.TXT``/``.ANN`` too) with
+    its ``.ann``.
 
     Ids are the path relative to ``folder`` without ``.txt`` (the stem for a flat folder). A
     ``.txt`` without ``.ann`` is a document without spans (counted in
@@ -211,21 +242,23 @@ def read_folder(folder: str | Path, report: LoadReport, *, discontinuous: str = 
     folder = Path(folder)
     if folder.is_file():
         raise FormatError(f"{folder}: the brat loader reads a folder of .txt/.ann pairs")
-    txts = sorted(folder.rglob("*.txt"))
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    txts = sorted(p for p in files if p.suffix.lower() == ".txt")
     if not txts:
         raise FormatError(f"{folder}: no .txt files (expected brat .txt/.ann pairs)")
-    orphans = sorted(a for a in folder.rglob("*.ann") if not a.with_suffix(".txt").exists())
+    orphans = sorted(a for a in files if a.suffix.lower() == ".ann"
+                     and _suffixed(a, ".txt") is None)
     if orphans:
         raise FormatError(f"{orphans[0]}: .ann without its .txt ({len(orphans)} such files); "
                           "its spans cannot be placed")
     docs = []
     for txt in txts:
-        ann = txt.with_suffix(".ann")
-        if not ann.exists():
+        ann = _suffixed(txt, ".ann")
+        if ann is None:
             report.counts["txt_without_ann"] += 1
         doc_id = txt.relative_to(folder).with_suffix("").as_posix()
-        doc = read_document(txt, ann if ann.exists() else None, report, doc_id=doc_id,
-                            discontinuous=discontinuous, labels=labels)
+        doc = read_document(txt, ann, report, doc_id=doc_id, discontinuous=discontinuous,
+                            labels=labels, as_written=as_written)
         report.add_document(doc)
         docs.append(doc)
     return docs

@@ -70,12 +70,18 @@ def _blocks(content: str, file: str):
         yield "sentence", sent
 
 
-def read_file(path: str | Path, report: LoadReport, *, labels=None) -> list[Document]:
+def read_file(path: str | Path, report: LoadReport, *, labels=None,
+              as_written: bool = False) -> list[Document]:
     """Read one CoNLL file into documents (see the module docstring for text, ids and tags).
 
     Documents are added to ``report``; ``labels`` keeps only those native types before the span
-    policy. Raises :class:`FormatError` naming the file and line on a bad row or tag, or bad
-    UTF-8 (byte offset).
+    policy. With ``as_written`` (the scoring reading) the tags are read under strict IOB2, as
+    seqeval's ``mode="strict", scheme=IOB2`` reads them (its own ``Entities`` decoder): an ``I-``
+    that continues no entity starts none (reported, ``invalid_iob2``), and the raw tags stay in
+    ``doc.meta["iob2_sentences"]`` (one list of tags per sentence) for the seqeval score. Every
+    entity start (``B-`` or an ``I-`` that does not continue) counts in ``report.tags_read``.
+    Raises :class:`FormatError` naming the file and line on a bad row or tag, or bad UTF-8
+    (encoding, byte offset).
     """
     path = Path(path)
     content = decode_utf8(path.read_bytes(), path)
@@ -111,14 +117,57 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None) -> list[Docu
     docs = []
     for k, sentences in enumerate(groups):
         doc_id = f"{path.stem}-{k}"
-        text, spans = _document(sentences, str(path), doc_id, report)
+        meta = {"file": path.name, "patient": None, "split": split}
+        if as_written:
+            text, spans = _strict_document(sentences, str(path), doc_id, report)
+            meta["iob2_sentences"] = [[tag for _, tag, _ in sent] for sent in sentences]
+        else:
+            text, spans = _document(sentences, str(path), doc_id, report)
         spans = select_labels(spans, labels, report)
-        kept = resolve_spans(text, spans, report, file=str(path), record=doc_id)
-        doc = Document(doc_id, text, kept, meta={"file": path.name, "patient": None,
-                                                  "split": split})
+        kept = resolve_spans(text, spans, report, file=str(path), record=doc_id,
+                             as_written=as_written)
+        doc = Document(doc_id, text, kept, meta=meta)
         report.add_document(doc)
         docs.append(doc)
     return docs
+
+
+def _strict_document(sentences, file: str, doc_id: str, report: LoadReport
+                     ) -> tuple[str, list[Span]]:
+    """Text and spans of one document under strict IOB2 (seqeval's ``Entities`` decoder)."""
+    from seqeval.scheme import IOB2, Entities
+
+    parts: list[str] = []
+    spans: list[Span] = []
+    pos = 0
+    for si, sent in enumerate(sentences):
+        if si:
+            parts.append("\n")
+            pos += 1
+        offsets = []
+        for ti, (token, tag, lineno) in enumerate(sent):
+            if ti:
+                parts.append(" ")
+                pos += 1
+            parse_tag(tag, file, lineno)
+            offsets.append((pos, pos + len(token)))
+            parts.append(token)
+            pos += len(token)
+        tags = [tag for _, tag, _ in sent]
+        covered = set()
+        for ent in Entities([tags], IOB2).entities[0]:
+            spans.append(Span(offsets[ent.start][0], offsets[ent.end - 1][1], ent.tag))
+            covered.update(range(ent.start, ent.end))
+        for ti, tag in enumerate(tags):
+            prev = tags[ti - 1] if ti else "O"
+            if tag != "O" and (tag[0] == "B" or prev == "O" or prev[2:] != tag[2:]):
+                report.tags_read += 1  # a chunk as conlleval reads it
+            if tag != "O" and ti not in covered:
+                report.problem(file=file, record=doc_id, start=offsets[ti][0],
+                               end=offsets[ti][1], action="scored as no entity",
+                               problem=f"invalid_iob2: line {sent[ti][2]} tag {tag} continues "
+                                       "no entity (strict IOB2)")
+    return "".join(parts), spans
 
 
 def _document(sentences, file: str, doc_id: str, report: LoadReport) -> tuple[str, list[Span]]:
@@ -151,15 +200,17 @@ def _document(sentences, file: str, doc_id: str, report: LoadReport) -> tuple[st
                                        f"continue a {typ} entity")
             if typ is not None:
                 cur = [typ, start, end]
+                report.tags_read += 1
         if cur is not None:
             spans.append(Span(cur[1], cur[2], cur[0]))
     return "".join(parts), spans
 
 
-def read_path(path: str | Path, report: LoadReport, *, labels=None) -> list[Document]:
+def read_path(path: str | Path, report: LoadReport, *, labels=None,
+              as_written: bool = False) -> list[Document]:
     """Read a CoNLL file, or every ``*.tsv``/``*.conll``/``*.iob``/``*.iob2``/``*.bio``/``*.txt``
     file of a folder (sorted by name). Raises :class:`FormatError` when a folder has none."""
     docs = []
     for f in files_with_splits(Path(path), SUFFIXES, "CoNLL token/label files"):
-        docs += read_file(f, report, labels=labels)
+        docs += read_file(f, report, labels=labels, as_written=as_written)
     return docs

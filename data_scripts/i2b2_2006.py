@@ -30,7 +30,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport, Span, resolve_spans
-from data_scripts.loader_common import check_label, select_labels, split_of_name
+from data_scripts.loader_common import check_label, decode_utf8, select_labels, split_of_name
 
 #: The 8 PHI TYPEs of i2b2 2006 (formats.md §1.1).
 I2B2_2006_TYPES = ("PATIENT", "DOCTOR", "HOSPITAL", "ID", "DATE", "LOCATION", "PHONE", "AGE")
@@ -79,15 +79,21 @@ def _walk(el, buf: list[str], pos: int, out: list, file: str, record: str,
 
 
 def read_file(path: str | Path, report: LoadReport, *, strip_report_end: bool = False,
-              labels=None) -> list[Document]:
+              labels=None, as_written: bool = False) -> list[Document]:
     """Read every ``<RECORD>`` of one i2b2 2006 XML file into documents (added to ``report``).
 
-    Raises :class:`FormatError` naming the file (line and column) when the XML does not parse
-    after the known repair, or naming the record when it has no ``ID``, not exactly one
-    ``<TEXT>``, or an ID repeats in the file.
+    Every ``<PHI>`` counts in ``report.tags_read``. With ``as_written`` (the scoring reading)
+    the spans are not trimmed, overlaps are kept and duplicates count once (see
+    :func:`clinical_ner.documents.resolve_spans`); a ``<PHI>`` without TYPE raises. Raises
+    :class:`FormatError` naming the file when it is not UTF-8 (encoding), (line and column) when
+    the XML does not parse after the known repair, or naming the record when it has no ``ID``,
+    not exactly one ``<TEXT>``, or an ID repeats in the file.
     """
     path = Path(path)
-    data = repair(path.read_bytes(), path, report)
+    raw = path.read_bytes()
+    if b"encoding=" not in raw[:200] or re.search(rb"encoding=[\"']utf-?8", raw[:200], re.I):
+        decode_utf8(raw, path)
+    data = repair(raw, path, report)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
@@ -117,6 +123,10 @@ def read_file(path: str | Path, report: LoadReport, *, strip_report_end: bool = 
         text = "".join(buf)
         spans = []
         for start, end, typ in found:
+            report.tags_read += 1
+            if typ is None and as_written:
+                raise FormatError(f"{path}: record {rid!r}: <PHI> without TYPE at offset "
+                                  f"{start}: it cannot be scored")
             if typ is None:
                 report.problem(file=str(path), record=rid, start=start, end=end,
                                action="dropped", problem="missing_type: <PHI> without TYPE")
@@ -137,7 +147,8 @@ def read_file(path: str | Path, report: LoadReport, *, strip_report_end: bool = 
             text = text[: text.rstrip().rfind(REPORT_END)]
             report.counts["i2b2_2006:report_end_stripped"] += 1
         spans = select_labels(spans, labels, report)
-        kept = resolve_spans(text, spans, report, file=str(path), record=rid)
+        kept = resolve_spans(text, spans, report, file=str(path), record=rid,
+                             as_written=as_written)
         doc = Document(rid, text, kept, meta={"file": path.name, "patient": None,
                                               "split": split})
         report.add_document(doc)
@@ -146,7 +157,7 @@ def read_file(path: str | Path, report: LoadReport, *, strip_report_end: bool = 
 
 
 def read_path(path: str | Path, report: LoadReport, *, strip_report_end: bool = False,
-              labels=None) -> list[Document]:
+              labels=None, as_written: bool = False) -> list[Document]:
     """Read one i2b2 2006 XML file, or every ``*.xml`` of a folder (sorted by name).
 
     In a folder that holds a ``*groundtruth*`` file, ``*test*`` files without ``groundtruth`` in
@@ -157,7 +168,7 @@ def read_path(path: str | Path, report: LoadReport, *, strip_report_end: bool = 
     if path.is_file():
         files = [path]
     else:
-        files = sorted(path.glob("*.xml"))
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".xml")
         if not files:
             raise FormatError(f"{path}: no .xml files (expected i2b2 2006 deid_surrogate_*.xml)")
         if any("groundtruth" in f.name.lower() for f in files):
@@ -170,7 +181,8 @@ def read_path(path: str | Path, report: LoadReport, *, strip_report_end: bool = 
                 files.remove(f)
     docs, where = [], {}
     for f in files:
-        for doc in read_file(f, report, strip_report_end=strip_report_end, labels=labels):
+        for doc in read_file(f, report, strip_report_end=strip_report_end, labels=labels,
+                             as_written=as_written):
             if doc.id in where:
                 raise FormatError(f"{f}: record {doc.id!r} also in {where[doc.id]}")
             where[doc.id] = f

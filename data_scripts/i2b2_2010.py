@@ -74,14 +74,22 @@ def _norm(s: str) -> str:
 
 
 def read_document(txt_path: str | Path, con_path: str | Path | None, report: LoadReport, *,
-                  labels=None) -> Document:
+                  labels=None, as_written: bool = False) -> Document:
     """Read one ``.txt`` and its ``.con`` (None: no concepts) into a :class:`Document` (id =
-    stem; not added to ``report``). Raises :class:`FormatError` for a malformed ``.con`` line
-    (file and line) or bad UTF-8."""
+    stem; not added to ``report``).
+
+    Training reading: a concept whose tokens are out of range or reversed, or whose ``c=`` text
+    differs from the covered tokens, is reported and left out (a mismatching one's range goes to
+    ``doc.meta["rejected"]``, kept out of the loss). Scoring reading (``as_written``): a
+    ``c=`` mismatch is a counted warning and the concept is scored by its token offsets as
+    written; tokens that cannot be placed raise :class:`FormatError`. Every concept line counts
+    in ``report.tags_read``. Raises :class:`FormatError` for a malformed ``.con`` line (file
+    and line) or bad UTF-8 (encoding)."""
     txt_path = Path(txt_path)
     doc_id = txt_path.stem
     text, _, tokens = read_text(txt_path, report)
     spans: list[Span] = []
+    rejected: list[tuple[int, int]] = []
     if con_path is not None:
         con_path = Path(con_path)
         file = str(con_path)
@@ -93,10 +101,15 @@ def read_document(txt_path: str | Path, con_path: str | Path | None, report: Loa
             c, l1, t1, l2, t2, typ = parse_con_line(line, file, lineno)
             typ = check_label(typ, file=file, record=doc_id, where=f"line {lineno}")
             report.counts["i2b2_2010:concept_lines"] += 1
+            report.tags_read += 1
 
-            def bad(what: str, start=None, end=None) -> None:
+            def bad(what: str, start=None, end=None, action="dropped") -> None:
+                if as_written and action == "dropped":
+                    raise FormatError(f"{file}: record {doc_id!r}: {what}: it cannot be scored")
                 report.problem(file=file, record=doc_id, start=start, end=end,
-                               action="dropped", problem=what)
+                               action=action, problem=what)
+                if action == "dropped" and start is not None:
+                    rejected.append((start, end))
 
             where = f"line {lineno} ({l1}:{t1} {l2}:{t2} {typ})"
             if not (1 <= l1 <= len(tokens) and 1 <= l2 <= len(tokens)
@@ -112,16 +125,22 @@ def read_document(txt_path: str | Path, con_path: str | Path | None, report: Loa
                 continue
             if _norm(text[start:end]) != _norm(c):
                 bad(f"text_mismatch: {where}: c= text differs from the covered tokens "
-                    f"({len(c)} vs {end - start} characters)", start, end)
-                continue
+                    f"({len(c)} vs {end - start} characters)", start, end,
+                    "scored" if as_written else "dropped")
+                if not as_written:
+                    continue
             if typ not in TYPES:
                 report.problem(file=file, record=doc_id, start=start, end=end, action="kept",
                                problem=f"unknown_label: line {lineno}: {typ} is not an i2b2 2010 "
                                        f"type ({'/'.join(TYPES)})")
             spans.append(Span(start, end, typ))
     spans = select_labels(spans, labels, report)
-    kept = resolve_spans(text, spans, report, file=str(con_path or txt_path), record=doc_id)
-    return Document(doc_id, text, kept, meta={"file": txt_path.name, "patient": None})
+    kept = resolve_spans(text, spans, report, file=str(con_path or txt_path), record=doc_id,
+                         as_written=as_written, rejected=rejected)
+    meta = {"file": txt_path.name, "patient": None}
+    if rejected:
+        meta["rejected"] = rejected
+    return Document(doc_id, text, kept, meta=meta)
 
 
 def _pairs(folder: Path) -> list[tuple[Path, Path | None]]:
@@ -132,18 +151,21 @@ def _pairs(folder: Path) -> list[tuple[Path, Path | None]]:
                      if (tdir.parent / n).is_dir()), None)
         if cdir is None:
             continue
-        for txt in sorted(tdir.glob("*.txt")):
-            con = cdir / f"{txt.stem}.con"
-            out.append((txt, con if con.exists() else None))
-        stems = {t.stem for t in tdir.glob("*.txt")}
-        orphans = sorted(c for c in cdir.glob("*.con") if c.stem not in stems)
+        txts = sorted(p for p in tdir.iterdir() if p.is_file() and p.suffix.lower() == ".txt")
+        cons = {c.stem: c for c in sorted(cdir.iterdir())
+                if c.is_file() and c.suffix.lower() == ".con"}
+        for txt in txts:
+            out.append((txt, cons.get(txt.stem)))
+        stems = {t.stem for t in txts}
+        orphans = sorted(c for stem, c in cons.items() if stem not in stems)
         if orphans:
             raise FormatError(f"{orphans[0]}: .con without its .txt in {tdir} "
                               f"({len(orphans)} such files)")
     return out
 
 
-def read_folder(folder: str | Path, report: LoadReport, *, labels=None) -> list[Document]:
+def read_folder(folder: str | Path, report: LoadReport, *, labels=None,
+                as_written: bool = False) -> list[Document]:
     """Read every ``txt/*.txt`` with its ``concept/*.con`` under ``folder`` (see the module
     docstring). A ``.txt`` without ``.con`` has no spans (``counts["txt_without_con"]``).
 
@@ -162,7 +184,7 @@ def read_folder(folder: str | Path, report: LoadReport, *, labels=None) -> list[
         ids[txt.stem] = txt
         if con is None:
             report.counts["txt_without_con"] += 1
-        doc = read_document(txt, con, report, labels=labels)
+        doc = read_document(txt, con, report, labels=labels, as_written=as_written)
         report.add_document(doc)
         docs.append(doc)
     return docs

@@ -29,17 +29,84 @@ def patient_of(doc_id: str) -> str | None:
     return m.group(1) if m else None
 
 
-def read_file(path: str | Path, report: LoadReport) -> Document:
-    """Read one i2b2 2014 XML file into a :class:`Document` (id = file stem).
+def xml_attribute_normalized(s: str) -> str:
+    """``s`` as an XML parser returns it in an attribute value: each tab, newline and carriage
+    return becomes a space (XML 1.0 §3.3.3, attribute-value normalisation). A ``text=``
+    attribute is compared with the covered text after this, on both sides."""
+    return s.replace("\r\n", " ").translate(_ATTR_WS)
 
-    Raises :class:`FormatError` (naming the file) when the XML does not parse or has no
-    ``<TEXT>``. Bad tags are reported in ``report`` and left out; nothing is shifted.
-    """
-    path = Path(path)
+
+_ATTR_WS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+
+
+def _parse(path: Path):
+    data = path.read_bytes()
+    head = data[:200].decode("ascii", "replace")
+    m = re.search(r"encoding=[\"']([A-Za-z0-9_.-]+)[\"']", head)
+    declared = m.group(1).lower().replace("_", "-") if m else "utf-8"
+    if declared in ("utf-8", "utf8"):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{path}: encoding error: not UTF-8 at byte offset {exc.start} "
+                              f"({exc.reason}); i2b2 2014 files are UTF-8 (re-encode the file, "
+                              "e.g. iconv -f latin1 -t utf-8)") from exc
     try:
-        root = ET.parse(path).getroot()
+        return ET.fromstring(data), data
     except ET.ParseError as exc:
         raise FormatError(f"{path}: not well-formed XML: {exc}") from exc
+
+
+def _counts_carriage_returns(raw: bytes, text: str, tags: list) -> bool:
+    """Whether the file's offsets count the ``\r`` of CR LF line ends (a file written on Windows):
+    XML parsing turns CR LF into LF, so such offsets do not fit the parsed text. True when the
+    raw file holds CR LF and more tags fit the text with CR LF restored than the parsed text."""
+    if b"\r\n" not in raw or "\n" not in text:
+        return False
+    crlf = text.replace("\n", "\r\n")
+    fit_parsed = fit_crlf = 0
+    for tag in tags:
+        raw_offsets, attr = (tag.get("start"), tag.get("end")), tag.get("text")
+        if attr is None or not all(r and _INT_RE.fullmatch(r) for r in raw_offsets):
+            continue
+        start, end = int(raw_offsets[0]), int(raw_offsets[1])
+        want = xml_attribute_normalized(attr)
+        fit_parsed += xml_attribute_normalized(text[start:end]) == want
+        fit_crlf += xml_attribute_normalized(crlf[start:end]) == want
+    return fit_crlf > fit_parsed
+
+
+def read_file(path: str | Path, report: LoadReport, *, labels=None,
+              as_written: bool = False) -> Document:
+    """Read one i2b2 2014 XML file into a :class:`Document` (id = file stem).
+
+    Follows ``docs/formats.md`` §1.2. Two readings:
+
+    * training data (``as_written=False``): a tag with bad offsets, an unknown CATEGORY/TYPE or a
+      ``text=`` attribute that differs from the covered text (compared after XML
+      attribute-value normalisation, :func:`xml_attribute_normalized`) is reported and rejected
+      (its range stays in ``doc.meta["rejected"]``, kept out of the training loss); the span
+      policy (:func:`~clinical_ner.documents.resolve_spans`) then trims, collapses and resolves
+      overlaps, all reported. An empty ``text=""`` attribute is no text to check (counted,
+      ``counts["empty_text_attribute"]``).
+    * scoring (``as_written=True``, the official scorer's reading, §1.5): every tag is scored by
+      its offsets and ``CATEGORY/TYPE`` as written; a ``text=`` attribute that disagrees is a
+      counted warning (``text_mismatch``, action ``scored``), an unknown TYPE is kept (a false
+      positive or negative of its own type, ``unknown_label``), duplicates count once.
+
+    ``labels`` keeps only those ``CATEGORY/TYPE`` labels (the others are counted in
+    ``counts["not_in_task:<label>"]``, before the overlap policy). Every tag met is counted in
+    ``report.tags_read``. Raises :class:`FormatError` naming the file when it is not UTF-8
+    ("encoding"), the XML does not parse, it has no ``<TEXT>``, or (training reading) its offsets
+    count carriage returns that XML parsing removed (a file written on Windows; never shifted);
+    when scoring, also for a tag whose offsets are not integers, empty or past the text (tag id
+    and offsets named). In the scoring reading carriage-return offsets are a warning
+    (``crlf_offsets``) and the tags are scored as written.
+    """
+    from data_scripts.loader_common import select_labels
+
+    path = Path(path)
+    root, raw = _parse(path)
     text_els, tags_els = root.findall("TEXT"), root.findall("TAGS")
     if not text_els:
         raise FormatError(f"{path}: no <TEXT> element")
@@ -54,45 +121,93 @@ def read_file(path: str | Path, report: LoadReport) -> Document:
     text = text_el.text or ""
     doc_id = path.stem
     spans: list[Span] = []
-    tags = tags_els[0] if tags_els else None
-    for tag in [] if tags is None else list(tags):
-        category, tag_id = tag.tag, tag.get("id")
-        typ = tag.get("TYPE")
-        raw = (tag.get("start"), tag.get("end"))
-        if not all(r is not None and _INT_RE.fullmatch(r) for r in raw):
-            report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=None, end=None,
-                           problem=f"bad_offsets: start/end {raw[0]!r}, {raw[1]!r} missing or "
-                                   "not integers", action="dropped")
-            continue
-        start, end = int(raw[0]), int(raw[1])
-        if start >= end:
-            what = f"bad_offsets: [{start}, {end}) is empty or reversed"
-        elif not (0 <= start < end <= len(text)):
-            what = f"out_of_bounds: [{start}, {end}) outside the text ({len(text)} characters)"
-        elif category not in I2B2_2014_TYPES or typ not in I2B2_2014_TYPES[category]:
-            what = f"unknown_label: {category}/{typ} is not an i2b2 2014 category/TYPE"
-        elif tag.get("text") is not None and text[start:end] != tag.get("text"):
-            what = "text_mismatch: text[start:end] differs from the tag's text attribute"
-        else:
-            what = None
-        if what:
+    rejected: list[tuple[int, int]] = []
+    tags = list(tags_els[0]) if tags_els else []
+    if _counts_carriage_returns(raw, text, tags):
+        what = ("crlf_offsets: the tag offsets count the carriage returns of CR LF line ends, "
+                "which XML parsing removes (a file written on Windows): they do not fit the note "
+                "text")
+        if not as_written:
+            raise FormatError(f"{path}: {what}; offsets are never shifted silently: convert the "
+                              "file with its offsets recomputed, or score it as written")
+        report.problem(file=str(path), record=doc_id, start=None, end=None, problem=what,
+                       action="scored as written")
+    for tag in tags:
+        report.tags_read += 1
+        span, problem, (start, end) = _tag_span(tag, text)
+        tag_id = tag.get("id")
+        if span is None:  # offsets unusable
+            if as_written:
+                raise FormatError(f"{path}: record {doc_id!r} tag {tag_id}: {problem}; it cannot "
+                                  "be scored")
             report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=start, end=end,
-                           problem=what, action="dropped")
+                           problem=problem, action="dropped")
             continue
-        spans.append(Span(start, end, f"{category}/{typ}"))
-    kept = resolve_spans(text, spans, report, file=str(path), record=doc_id)
-    return Document(doc_id, text, kept, meta={"patient": patient_of(doc_id), "file": path.name})
+        if problem == "empty_text_attribute":
+            report.counts["empty_text_attribute"] += 1
+            problem = None
+        if problem:
+            if as_written:
+                report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=span.start,
+                               end=span.end, problem=problem, action="scored")
+            else:
+                report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=span.start,
+                               end=span.end, problem=problem, action="dropped")
+                rejected.append((span.start, span.end))
+                continue
+        spans.append(span)
+    spans = select_labels(spans, labels, report)
+    kept = resolve_spans(text, spans, report, file=str(path), record=doc_id,
+                         as_written=as_written, rejected=rejected)
+    meta = {"patient": patient_of(doc_id), "file": path.name}
+    if rejected:
+        meta["rejected"] = rejected
+    return Document(doc_id, text, kept, meta=meta)
 
 
-def read_folder(folder: str | Path, report: LoadReport) -> list[Document]:
-    """Read every ``*.xml`` in ``folder`` (sorted by name). Raises FormatError when none."""
+def _tag_span(tag, text: str) -> tuple[Span | None, str | None, tuple]:
+    """One ``<TAGS>`` child -> ``(span or None when its offsets are unusable, problem or None,
+    (start, end) as integers or (None, None))``. Problems: ``bad_offsets``, ``out_of_bounds``
+    (no span); ``unknown_label``, ``text_mismatch``, ``empty_text_attribute`` (with the span as
+    written)."""
+    category, typ = tag.tag, tag.get("TYPE")
+    raw = (tag.get("start"), tag.get("end"))
+    if not all(r is not None and _INT_RE.fullmatch(r) for r in raw):
+        return None, (f"bad_offsets: start/end {raw[0]!r}, {raw[1]!r} missing or not "
+                      "integers"), (None, None)
+    start, end = int(raw[0]), int(raw[1])
+    if start >= end:
+        return None, f"bad_offsets: [{start}, {end}) is empty or reversed", (start, end)
+    if start < 0 or end > len(text):
+        return None, (f"out_of_bounds: [{start}, {end}) outside the text ({len(text)} "
+                      "characters)"), (start, end)
+    span = Span(start, end, f"{category}/{typ}")
+    attr = tag.get("text")
+    if category not in I2B2_2014_TYPES or typ not in I2B2_2014_TYPES[category]:
+        problem = f"unknown_label: {category}/{typ} is not an i2b2 2014 category/TYPE"
+    elif attr == "":
+        problem = "empty_text_attribute"
+    elif attr is not None and (xml_attribute_normalized(text[start:end])
+                               != xml_attribute_normalized(attr)):
+        problem = ("text_mismatch: text[start:end] differs from the tag's text attribute "
+                   "(compared after XML attribute-value normalisation)")
+    else:
+        problem = None
+    return span, problem, (start, end)
+
+
+def read_folder(folder: str | Path, report: LoadReport, *, labels=None,
+                as_written: bool = False) -> list[Document]:
+    """Read every ``*.xml`` (any case: ``.XML`` too) in ``folder``, sorted by name, with
+    :func:`read_file`. Raises FormatError when there is none."""
     folder = Path(folder)
-    files = sorted(folder.glob("*.xml"))
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".xml"
+                   ) if folder.is_dir() else []
     if not files:
         raise FormatError(f"{folder}: no .xml files (expected i2b2 2014 PPP-RR.xml files)")
     docs = []
     for f in files:
-        doc = read_file(f, report)
+        doc = read_file(f, report, labels=labels, as_written=as_written)
         report.add_document(doc)
         docs.append(doc)
     return docs

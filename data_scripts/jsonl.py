@@ -19,7 +19,7 @@ from data_scripts.loader_common import check_label, files_with_splits, select_la
 
 
 def read_file(path: str | Path, report: LoadReport, *, labels=None,
-              seen: set[str] | None = None) -> list[Document]:
+              seen: set[str] | None = None, as_written: bool = False) -> list[Document]:
     """Read one JSONL file into documents (added to ``report``).
 
     ``labels`` keeps only those labels before the span policy; ``seen`` collects ids across
@@ -39,11 +39,15 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None,
         for s in doc.spans:
             check_label(s.label, file=str(path), record=doc.id, where=f"span [{s.start}, "
                         f"{s.end})", report=report, start=s.start, end=s.end)
+        report.tags_read += len(doc.spans)
         spans = select_labels(doc.spans, labels, report)
-        kept = resolve_spans(doc.text, spans, report, file=str(path), record=doc.id)
-        out = Document(doc.id, doc.text, kept, meta={"file": path.name,
-                                                     "patient": patient_of(doc.id),
-                                                     "split": split})
+        rejected: list[tuple[int, int]] = []
+        kept = resolve_spans(doc.text, spans, report, file=str(path), record=doc.id,
+                             as_written=as_written, rejected=rejected)
+        meta = {"file": path.name, "patient": patient_of(doc.id), "split": split}
+        if rejected:
+            meta["rejected"] = rejected
+        out = Document(doc.id, doc.text, kept, meta=meta)
         report.add_document(out)
         docs.append(out)
     if not records:
@@ -52,7 +56,8 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None,
     return docs
 
 
-def read_path(path: str | Path, report: LoadReport, *, labels=None) -> list[Document]:
+def read_path(path: str | Path, report: LoadReport, *, labels=None,
+              as_written: bool = False) -> list[Document]:
     """Read a ``.jsonl`` file or every ``*.jsonl`` of a folder (sorted by name).
 
     Raises :class:`FormatError` when a folder holds none or an id repeats across files.
@@ -60,5 +65,5 @@ def read_path(path: str | Path, report: LoadReport, *, labels=None) -> list[Docu
     seen: set[str] = set()
     docs = []
     for f in files_with_splits(Path(path), (".jsonl",), "JSONL interchange files"):
-        docs += read_file(f, report, labels=labels, seen=seen)
+        docs += read_file(f, report, labels=labels, seen=seen, as_written=as_written)
     return docs

@@ -77,18 +77,21 @@ def decode_utf8(data: bytes, path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: not UTF-8 at byte offset {exc.start}: {exc.reason}") from exc
+        raise FormatError(f"{path}: encoding error: not UTF-8 at byte offset {exc.start}: "
+                          f"{exc.reason} (re-encode the file as UTF-8, e.g. iconv -f latin1 "
+                          "-t utf-8)") from exc
 
 
 def files_with_splits(path: Path, suffixes: tuple[str, ...], what: str) -> list[Path]:
     """The corpus files of a loader given a file or a folder (sorted, not recursive).
 
-    Raises :class:`FormatError` when ``path`` is a folder without any file ending in one of
-    ``suffixes``.
+    File names match ``suffixes`` in any case (``.TSV`` too). Raises :class:`FormatError` when
+    ``path`` is a folder without any such file.
     """
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(suffixes))
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and p.name.lower().endswith(suffixes))
     if not files:
         raise FormatError(f"{path}: no {'/'.join(suffixes)} files (expected {what})")
     return files

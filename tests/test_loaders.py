@@ -364,7 +364,8 @@ def test_brat_bad_policy_and_bad_utf8(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"ok \xff bad\n")
     with pytest.raises(FormatError, match="discontinuous must be one of"):
         brat.read_folder(tmp_path, LoadReport("brat"), discontinuous="merge")
-    with pytest.raises(FormatError, match=r"a\.txt: not UTF-8 at byte offset 3"):
+    with pytest.raises(FormatError, match=r"a\.txt: encoding error: not UTF-8 at byte offset 3"
+                       ):
         brat.read_folder(tmp_path, LoadReport("brat"))
 
 
@@ -560,7 +561,8 @@ def test_jsonl_wrong_types_are_errors_never_coerced_or_tracebacks(tmp_path, line
 
 def test_jsonl_bad_utf8_names_file_line_and_byte_offset(tmp_path):
     (tmp_path / "x.jsonl").write_bytes(b'{"id": "1", "text": "a"}\n{"id": "2", "text": "\xff"}\n')
-    with pytest.raises(FormatError, match=r"x\.jsonl:2: not UTF-8 at byte offset 46"):
+    with pytest.raises(FormatError,
+                       match=r"x\.jsonl:2: encoding error: not UTF-8 at byte offset 46"):
         jsonl.read_path(tmp_path, LoadReport("jsonl"))
 
 
