@@ -49,6 +49,46 @@ def word_level_tags(gold: Document, pred: Document) -> tuple[list[str], list[str
     return tags[0], tags[1]
 
 
+def seqeval_tags(gold_docs: Sequence[Document], pred_docs: Sequence[Document]
+                 ) -> tuple[list[list[str]], list[list[str]]] | str:
+    """The IOB2 tag sequences seqeval scores, for documents paired by position.
+
+    When every document on both sides carries the tags of a CoNLL file as written
+    (``meta["iob2_sentences"]``, the scoring reading of :mod:`data_scripts.conll`), those raw
+    tags, one sequence per sentence: an orphan ``I-`` stays an error under strict IOB2. Otherwise
+    tags over words built from the spans (:func:`word_level_tags`), one sequence per document.
+    Returns a string saying why there is no seqeval score when some document's spans overlap
+    (IOB2 holds one tag per word).
+    """
+    raw = [(g.meta.get("iob2_sentences"), p.meta.get("iob2_sentences"))
+           for g, p in zip(gold_docs, pred_docs, strict=True)]
+    if raw and all(g is not None and p is not None and [len(x) for x in g] ==
+                   [len(x) for x in p] for g, p in raw):
+        return [t for g, _ in raw for t in g], [t for _, p in raw for t in p]
+    true_tags, pred_tags = [], []
+    for g, p in zip(gold_docs, pred_docs, strict=True):
+        try:
+            t, q = word_level_tags(g, p)
+        except ValueError as exc:
+            return f"no seqeval score: {exc}"
+        true_tags.append(t)
+        pred_tags.append(q)
+    return true_tags, pred_tags
+
+
+def reading_summary(report: LoadReport) -> dict:
+    """What a scoring run read from one side's files, for ``metrics.json`` and ``report.md``
+    (counts only, no note text): ``reading`` (``as written`` or ``training data (repaired)``),
+    ``tags_read`` (every tag in the files), ``spans_scored``, ``differ`` (``tags_read -
+    spans_scored``: duplicates counted once, as the official scorer does, and, in the repaired
+    reading, every repair) and ``problems`` (problem kind and action -> count: the warnings,
+    e.g. ``text_mismatch (scored)``, and each difference)."""
+    d = report.differences()
+    return {"reading": "as written" if report.as_written else "training data (repaired)",
+            "tags_read": d["tags_read"], "spans_scored": d["spans"],
+            "differ": d["tags_read"] - d["spans"], "problems": d["by_problem"]}
+
+
 def first_difference(a: str, b: str) -> int:
     """Index of the first character where ``a`` and ``b`` differ (``min(len)`` when one is a
     prefix of the other; ``len(a)`` when equal)."""
@@ -97,7 +137,10 @@ def score_documents(gold_docs: Sequence[Document], pred_docs: Sequence[Document]
     level keys, e.g. ``result["strict"]["micro"]["f1"]``), ``seqeval`` (strict IOB2, plus
     ``seqeval_lenient`` when asked) and ``documents``/``gold_spans``/``pred_spans`` counts.
 
-    A gold document without a prediction is scored as predicting nothing. Raises ValueError (see
+    Spans are scored as given: overlapping spans on either side are all scored by the span
+    measures (as the official scorer does); seqeval, which needs one tag per word, is then left
+    out and ``seqeval_skipped`` says why (:func:`seqeval_tags`). A gold document without a
+    prediction is scored as predicting nothing. Raises ValueError (see
     :func:`check_predictions`) when a predicted document id has no gold document or texts differ.
     """
     from clinical_ner.metrics import evaluate_spans, seqeval_scores
@@ -109,11 +152,14 @@ def score_documents(gold_docs: Sequence[Document], pred_docs: Sequence[Document]
         {g.id: g.spans for g in gold_docs}, {p.id: p.spans for p in preds},
         {g.id: g.text for g in gold_docs}, scheme=metric_scheme, bootstrap=bootstrap, seed=seed,
         hipaa_include_idnum=hipaa_include_idnum, confidence=CONFIDENCE)
-    pairs = [word_level_tags(g, p) for g, p in zip(gold_docs, preds, strict=True)]
-    true_tags, pred_tags = [t for t, _ in pairs], [p for _, p in pairs]
-    result["seqeval"] = seqeval_scores(true_tags, pred_tags)
-    if seqeval_lenient:
-        result["seqeval_lenient"] = seqeval_scores(true_tags, pred_tags, lenient=True)
+    tags = seqeval_tags(gold_docs, preds)
+    if isinstance(tags, str):
+        result["seqeval_skipped"] = tags
+    else:
+        true_tags, pred_tags = tags
+        result["seqeval"] = seqeval_scores(true_tags, pred_tags)
+        if seqeval_lenient:
+            result["seqeval_lenient"] = seqeval_scores(true_tags, pred_tags, lenient=True)
     result["documents"] = len(gold_docs)
     result["gold_spans"] = sum(len(g.spans) for g in gold_docs)
     result["pred_spans"] = sum(len(p.spans) for p in preds)
@@ -223,8 +269,13 @@ def _mode(args: EvalArguments) -> str:
 # ------------------------------------------------------------------------------------ loading
 
 
-def load_documents(fmt: str, path: str | Path, **options) -> tuple[list[Document], LoadReport]:
+def load_documents(fmt: str, path: str | Path, *, as_written: bool = True,
+                   **options) -> tuple[list[Document], LoadReport]:
     """Every document of a corpus folder or file, sorted by id, and its load report.
+
+    ``as_written`` (default): the scoring reading, tags as the files write them, the official
+    scorer's reading (see :func:`clinical_ner.documents.resolve_spans`); False reads them as
+    training data (repaired, every change reported).
 
     Uses :func:`data_scripts.load_corpus` (so any registered format works) and merges the splits
     it returns: a folder without split sub-folders gives all its documents (not the by-patient
@@ -234,7 +285,7 @@ def load_documents(fmt: str, path: str | Path, **options) -> tuple[list[Document
     """
     from data_scripts import load_corpus
 
-    splits, report = load_corpus(fmt, path, **options)
+    splits, report = load_corpus(fmt, path, as_written=as_written, **options)
     docs: dict[str, Document] = {}
     for split_docs in splits.values():
         for d in split_docs:
@@ -325,22 +376,24 @@ def _problems(report: LoadReport) -> int:
 def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Document], dict]:
     """Predict one split with a saved model and score it as training does.
 
-    The corpus is read and mapped to the task's labels by
-    :func:`clinical_ner.training.load_task_data` with the run's settings
+    The corpus is read as written (the official scorer's reading) and mapped to the task's
+    labels by :func:`clinical_ner.training.load_scoring_documents` with the run's settings
     (:func:`model_settings`), then the model predicts whole notes with the run's windows and
-    :func:`score_documents` scores them. Returns ``(metrics, gold_docs, pred_docs, info)``;
-    ``metrics`` adds ``split``, ``inference_seconds`` and ``evaluation`` (the settings used);
-    ``info`` holds the load report. Raises FormatError/ValueError naming the file, split or
-    label problem.
+    :func:`score_documents` scores them; ``evaluation.reading`` says what was read. Returns
+    ``(metrics, gold_docs, pred_docs, info)``; ``metrics`` adds ``split``,
+    ``inference_seconds`` and ``evaluation`` (the settings used); ``info`` holds the load
+    report. Raises FormatError/ValueError naming the file, split or label problem.
     """
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from clinical_ner.inference import predict_corpus
-    from clinical_ner.training import load_task_data
+    from clinical_ner.tasks import get_task
+    from clinical_ner.training import load_scoring_documents
 
     st = model_settings(args)
-    task, docs, _, report = load_task_data(st)
+    task = get_task(st.task, st.format, st.label_granularity)
+    docs, report = load_scoring_documents(st, task)  # gold as written, as the official scorer
     gold = docs.get(args.split)
     if not gold:
         have = ", ".join(f"{k} ({len(v)})" for k, v in docs.items())
@@ -378,19 +431,22 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
         format=st.format, task=st.task, label_granularity=st.label_granularity,
         max_seq_length=st.max_seq_length, doc_stride=st.doc_stride, split_seed=st.split_seed,
         **extra, metric_scheme=scheme, device=device, window_merge=args.window_merge,
-        gold_load_problems=_problems(report))
+        gold_load_problems=_problems(report), reading={"gold": reading_summary(report)})
     return metrics, gold, preds, {"gold_report": report}
 
 
 def evaluate_folders(args: EvalArguments) -> tuple[dict, list[Document], list[Document], dict]:
     """Score saved prediction files (``--pred``) against gold files (``--gold``), both read
-    with the ``--format`` loader (all documents, no split).
-
-    Prediction files pass the same loader checks as gold files: anything changed or dropped is
-    in the pred load report (and counted in ``evaluation.pred_load_problems``). A gold document
-    without a prediction file is scored as predicting nothing and counted in
-    ``evaluation.documents_without_prediction``. Returns ``(metrics, gold_docs, pred_docs,
-    info)``. Raises FormatError/ValueError naming the file, record and offset.
+    with the ``--format`` loader (all documents, no split) as written: the official i2b2 2014
+    scorer's reading (``docs/formats.md`` §1.5), offsets and TYPEs as the files give them, no
+    trimming, dropping or overlap resolution, duplicates once per document, an unknown TYPE a
+    false positive (or negative) of its own type, a ``text`` attribute that disagrees a counted
+    warning. ``evaluation.reading`` gives, per side, the tags in the files, the spans scored
+    and every problem met (:func:`reading_summary`); the load reports list them with file,
+    record and offsets. A gold document without a prediction file is scored as predicting
+    nothing and counted in ``evaluation.documents_without_prediction``. Returns ``(metrics,
+    gold_docs, pred_docs, info)``. Raises FormatError/ValueError naming the file, record and
+    offset (a tag whose offsets cannot be placed in the text cannot be scored).
     """
     fmt = args.format or "i2b2_2014"
     gold, gold_report = load_documents(fmt, args.gold, **_reader_options(args))
@@ -399,9 +455,11 @@ def evaluate_folders(args: EvalArguments) -> tuple[dict, list[Document], list[Do
     if missing:
         logger.warning("%d of %d gold documents have no prediction file (scored as predicting "
                        "nothing), e.g. %s", len(missing), len(gold), ", ".join(missing[:3]))
-    if pred_report.problems:
-        logger.warning("%d problems while reading the predictions (see pred_load_report.json)",
-                       len(pred_report.problems))
+    for side, rep_ in (("gold", gold_report), ("predicted", pred_report)):
+        if rep_.problems:
+            logger.warning("%s files: %d tags read, %d spans scored, %d warnings or differences "
+                           "(see %s)", side, rep_.tags_read, rep_.spans, len(rep_.problems),
+                           "load_report.json" if side == "gold" else "pred_load_report.json")
     scheme = args.metric_scheme or auto_metric_scheme(fmt, gold)
     metrics = score_documents(gold, pred, scheme, bootstrap=args.bootstrap, seed=args.seed,
                               hipaa_include_idnum=args.hipaa_include_idnum,
@@ -409,7 +467,8 @@ def evaluate_folders(args: EvalArguments) -> tuple[dict, list[Document], list[Do
     metrics["evaluation"] = _settings(
         args, "folders", gold=str(args.gold), pred=str(args.pred), format=fmt,
         metric_scheme=scheme, documents_without_prediction=len(missing),
-        gold_load_problems=_problems(gold_report), pred_load_problems=_problems(pred_report))
+        gold_load_problems=_problems(gold_report), pred_load_problems=_problems(pred_report),
+        reading={"gold": reading_summary(gold_report), "pred": reading_summary(pred_report)})
     return metrics, gold, pred, {"gold_report": gold_report, "pred_report": pred_report}
 
 
@@ -429,11 +488,12 @@ def compare_folders(args: EvalArguments) -> dict:
         raise ValueError("--compare needs --bootstrap N > 0 (resamples or randomization trials)")
     fmt = args.format or "i2b2_2014"
     gold, gold_report = load_documents(fmt, args.gold, **_reader_options(args))
-    systems, missing = [], []
+    systems, missing, readings = [], [], []
     for path in args.compare:
-        docs, _ = load_documents(fmt, path, **_reader_options(args))
+        docs, sys_report = load_documents(fmt, path, **_reader_options(args))
         missing.append(len(check_predictions(gold, docs)))
         systems.append({d.id: d.spans for d in docs})
+        readings.append(reading_summary(sys_report))
     scheme = args.metric_scheme or auto_metric_scheme(fmt, gold)
     measures = I2B2_2014_MEASURES if scheme == "i2b2_2014" else CONCEPT_MEASURES[:2]
     gold_spans = {d.id: d.spans for d in gold}
@@ -447,7 +507,9 @@ def compare_folders(args: EvalArguments) -> dict:
                          b=str(args.compare[1]), format=fmt, metric_scheme=scheme,
                          method=args.compare_method,
                          documents_without_prediction={"a": missing[0], "b": missing[1]},
-                         gold_load_problems=_problems(gold_report))
+                         gold_load_problems=_problems(gold_report),
+                         reading={"gold": reading_summary(gold_report), "a": readings[0],
+                                  "b": readings[1]})
     return {"evaluation": settings, "measures": out}
 
 

@@ -250,6 +250,26 @@ def confusion_markdown(counts: Mapping[tuple[str, str], int]) -> str:
     return "\n".join(_table(["gold \\ predicted"] + [f"`{c}`" for c in cols], body)) + "\n"
 
 
+def reading_markdown(reading: Mapping | None) -> list[str]:
+    """The "Files as read" section of ``report.md``: per side (gold, pred, ...), how the files
+    were read, the tags in the files, the spans scored and each problem kind with its action
+    (:func:`clinical_ner.evaluation.reading_summary` dicts). Counts only. Empty without
+    ``reading``."""
+    if not reading:
+        return []
+    lines = ["## Files as read", "",
+             "Scored as the official i2b2 2014 scorer reads files: offsets and TYPEs as written, "
+             "no trimming, dropping or overlap resolution; a document is a set of tags, so a "
+             "duplicate counts once. *Differ* = tags in the files - spans scored; the problems "
+             "column gives each warning or difference with what was done (the load reports list "
+             "them with file, record and offsets).", ""]
+    rows = [[side, r["reading"], r["tags_read"], r["spans_scored"], r["differ"],
+             "; ".join(f"{k}: {v}" for k, v in r["problems"].items()) or "none"]
+            for side, r in reading.items()]
+    return lines + _table(["side", "reading", "tags in files", "spans scored", "differ",
+                           "problems"], rows) + [""]
+
+
 def _settings_table(settings: Mapping) -> list[str]:
     rows = []
     for k, v in settings.items():
@@ -304,8 +324,12 @@ def write_report(path: str | Path, metrics: Mapping, *, confusion: Mapping | Non
     if settings.get("bootstrap"):
         lines += [f"95% CIs: percentile bootstrap over documents, {settings['bootstrap']} "
                   f"resamples, seed {settings.get('seed')}.", ""]
-    lines += ["## Settings", ""] + _settings_table(settings) + [""]
+    lines += ["## Settings", ""] + _settings_table({k: v for k, v in settings.items()
+                                                     if k != "reading"}) + [""]
+    lines += reading_markdown(settings.get("reading"))
     lines.append(metrics_markdown(metrics))
+    if metrics.get("seqeval_skipped"):
+        lines += [f"seqeval: {metrics['seqeval_skipped']}", ""]
     if confusion is not None:
         lines += ["## Type confusion (overlap matching, labels and counts only)", "",
                   "Rows are gold labels, columns predicted labels; a gold span no prediction "
@@ -390,7 +414,9 @@ def comparison_markdown(comparison: Mapping) -> str:
             for m, r in comparison["measures"].items()]
     lines += _table(["measure", "F1 A", "F1 B", "B − A", "95% CI", "p-value", "documents"],
                     rows)
-    lines += ["", "## Settings", ""] + _settings_table(s)
+    lines += ["", "## Settings", ""] + _settings_table({k: v for k, v in s.items()
+                                                         if k != "reading"})
+    lines += [""] + reading_markdown(s.get("reading"))
     return "\n".join(lines) + "\n"
 
 

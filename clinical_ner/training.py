@@ -248,6 +248,25 @@ def load_task_data(data_args: DataArguments):
     return task, docs, dsd, report
 
 
+def load_scoring_documents(data_args: DataArguments, task):
+    """The gold documents to *score* against, per split: the corpus read as written (offsets and
+    labels as the files give them, like the official i2b2 2014 scorer; no trimming, dropping or
+    overlap resolution, duplicates once) and relabelled into the task's span labels, a label the
+    task does not know kept as it is (a false negative). Same splits and documents as
+    :func:`load_task_data`. Returns ``(splits, report)``; the report counts how the reading
+    differs from the files (:meth:`~clinical_ner.documents.LoadReport.differences`). Raises
+    FormatError naming file, record and offsets for a tag that cannot be scored."""
+    from data_scripts import load_corpus
+
+    splits, report = load_corpus(
+        data_args.format, data_args.data_dir, split_seed=data_args.split_seed,
+        labels=task.corpus_labels if task.meta.get("label_map_file") else None,
+        discontinuous=data_args.discontinuous, strip_report_end=data_args.strip_report_end,
+        as_written=True)
+    return {name: [task.map_document(d, report, keep_unknown=True) for d in docs]
+            for name, docs in splits.items()}, report
+
+
 def train(model_args: ModelArguments, data_args: DataArguments, training_args) -> dict:
     """Fine-tune, select on dev, save the best model into ``training_args.output_dir`` and score
     dev and test. Returns the test metrics (also written to ``metrics.json``).
@@ -266,6 +285,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
 
     out_dir = Path(training_args.output_dir)
     task, docs, dsd, report = load_task_data(data_args)
+    gold, _ = load_scoring_documents(data_args, task)  # dev selection and scores: as written
     for need in ("train", "dev"):
         if not docs.get(need):
             raise ValueError(f"{data_args.data_dir}: the {need} split is empty")
@@ -293,7 +313,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
     trainer = _span_eval_trainer()(
         model=model, args=training_args, train_dataset=train_ds, eval_dataset=dev_probe,
         processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer),
-        eval_documents=docs["dev"], task=task, window_args=window_args,
+        eval_documents=gold["dev"], task=task, window_args=window_args,
         head_learning_rate=model_args.head_learning_rate, train_sampler=sampler)
     out_dir.mkdir(parents=True, exist_ok=True)
     report.write(out_dir / "load_report.json")
@@ -314,7 +334,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
         t0 = time.time()
         preds = predict_corpus(model, tokenizer, docs[split], task,
                                batch_size=training_args.per_device_eval_batch_size, **window_args)
-        scores[split] = score_documents(docs[split], preds, task.metric_scheme,
+        scores[split] = score_documents(gold[split], preds, task.metric_scheme,
                                         bootstrap=data_args.bootstrap, seed=training_args.seed)
         scores[split]["split"] = split
         scores[split]["inference_seconds"] = round(time.time() - t0, 2)
