@@ -250,3 +250,50 @@ def test_non_utf8_file_names_file_and_encoding(tmp_path):
     (tmp_path / "a.txt").write_bytes("Took \xe4spirin.".encode("latin-1"))
     with pytest.raises(FormatError, match=r"a\.txt: encoding error"):
         brat.read_folder(tmp_path, LoadReport("brat"))
+
+
+def test_physionet_perturbed_predictions_score_as_the_official_scorer(tmp_path):
+    """The PhysioNet test split as predictions, perturbed: 3 tags with one trailing space, 5
+    duplicated, 2 unknown TYPE copies of PATIENT tags, 4 overlapping first-word copies. The
+    official scorer (sets of (category, start, end, TYPE) per document) gives by hand: strict
+    TP = N - 3, FP = 3 + 2 + 4, FN = 3; relaxed TP = N, FP = 6."""
+    from conftest import PHYSIONET, need_shared
+
+    from clinical_ner.documents import Document, Span
+    from clinical_ner.evaluation import load_documents
+
+    gold_dir = need_shared(PHYSIONET) / "test"
+    gold, _ = load_documents("i2b2_2014", gold_dir)
+    n = sum(len(d.spans) for d in gold)
+    budget = {"trail": 3, "dup": 5, "nurse": 2, "overlap": 4}
+    pred_dir = tmp_path / "pred"
+    pred_dir.mkdir()
+    for d in gold:
+        spans = []
+        for s in d.spans:
+            t = d.text
+            if budget["trail"] and s.end < len(t) and t[s.end] == " ":
+                budget["trail"] -= 1
+                spans.append(Span(s.start, s.end + 1, s.label))
+                continue
+            spans.append(s)
+            if budget["dup"]:
+                budget["dup"] -= 1
+                spans.append(s)
+            elif budget["nurse"] and s.label == "NAME/PATIENT":
+                budget["nurse"] -= 1
+                spans.append(Span(s.start, s.end, "NAME/NURSE"))
+            elif budget["overlap"] and " " in d.span_text(s):
+                budget["overlap"] -= 1
+                spans.append(Span(s.start, s.start + d.span_text(s).index(" "), s.label))
+        doc = Document(d.id, d.text)
+        doc.spans = tuple(sorted(spans))  # duplicates kept, as a system could write them
+        i2b2_2014.write_file(doc, pred_dir / f"{d.id}.xml")
+    assert not any(budget.values())
+    m = run_evaluation(EvalArguments(gold=str(gold_dir), pred=str(pred_dir), bootstrap=0,
+                                     format="i2b2_2014"))
+    assert micro(m)[:3] == (n - 3, 9, 3)
+    assert micro(m, "relaxed")[:3] == (n, 6, 0)
+    reading = m["evaluation"]["reading"]["pred"]
+    assert reading["tags_read"] == n + 5 + 2 + 4 and reading["differ"] == 5
+    assert reading["problems"] == {"duplicate (scored once)": 5, "unknown_label (scored)": 2}
