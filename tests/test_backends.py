@@ -113,3 +113,35 @@ def test_eval_ner_onnx_int8_metrics(run, tmp_path):
     assert (b["backend"], b["precision"]) == ("onnx", "int8")
     assert set(b["model_files"]) == {"model_quantized.onnx"}
     assert 0 <= m["strict"]["micro"]["f1"] <= 1
+
+
+def test_backend_benchmark_side_by_side(run, tmp_path, capsys):
+    import benchmark
+
+    out = tmp_path / "bench"
+    rc = benchmark.main(["--backends", "torch:fp32,onnx:fp32,torch:fp32:2x1",
+                         "--backend_run", str(run), "--passes", "1", "--latency_documents", "3",
+                         "--output_dir", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    result = json.loads((out / "backends.json").read_text())
+    rows = {r["setting"]: r for r in result["rows"]}
+    assert set(rows) == {"torch:fp32:1x2", "onnx:fp32:1x2", "torch:fp32:2x1"}
+    assert result["notes"] == 20 and all(r["error"] is None for r in rows.values())
+    # ONNX fp32 and the 2-process split give torch fp32's spans on every note (each note once)
+    for name in ("onnx:fp32:1x2", "torch:fp32:2x1"):
+        assert rows[name]["notes_identical_to_torch_fp32"] == 20
+        assert rows[name]["f1_diff_vs_torch_fp32"] == 0.0
+    assert rows["torch:fp32:1x2"]["latency_p50_ms"] > 0
+    assert rows["torch:fp32:2x1"]["latency_p50_ms"] is None  # latency: 1-process settings only
+    assert (out / "backends.md").is_file() and (out / "backends.png").is_file()
+
+
+def test_parse_backends_errors():
+    from clinical_ner.backend_benchmark import parse_backends
+
+    assert [s.name for s in parse_backends("onnx:int8:2x1,torch:fp32")] == [
+        "onnx:int8:2x1", "torch:fp32:1x2"]
+    for bad, msg in (("onnx", "BACKEND:PRECISION"), ("onnx:int8:2", "NxT must be"),
+                     ("pipeline:int8", "pipeline baseline")):
+        with pytest.raises(ValueError, match=msg):
+            parse_backends(bad)
