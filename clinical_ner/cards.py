@@ -627,7 +627,14 @@ def card_context(run: RunInfo, repo_id: str, *, license: str, base_model: str | 
         "max_seq_length": run.task_info.get("max_seq_length", data_args.get("max_seq_length")),
         "doc_stride": run.task_info.get("doc_stride", data_args.get("doc_stride")),
         "citations": citations,
+        "onnx_files": _onnx_files(run.path),
     }
+
+
+def _onnx_files(run_dir) -> list[str]:
+    from clinical_ner.hub import onnx_files
+
+    return onnx_files(run_dir) if run_dir else []
 
 
 def render_card(run_dir: str | Path, repo_id: str, *, license: str = "auto",

@@ -67,11 +67,15 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 #: Files that must be in the folder.
 REQUIRED_FILES = ("model.safetensors", "config.json", "README.md", "metrics.json",
                   "training_args.json")
+#: ONNX exports (``RUN/onnx/``, :mod:`clinical_ner.backends`), published at the folder's top
+#: level when the run has them (the layout ``optimum``'s ``ORTModelForTokenClassification``
+#: loads with ``file_name=``).
+ONNX_FILES = ("model.onnx", "model_quantized.onnx")
 #: Every file that may be published.
-ALLOWED_FILES = frozenset(REQUIRED_FILES + TOKENIZER_FILES + ("clinical_ner.json",))
+ALLOWED_FILES = frozenset(REQUIRED_FILES + TOKENIZER_FILES + ONNX_FILES + ("clinical_ner.json",))
 #: Binary files (not scanned as text).
 BINARY_FILES = frozenset({"model.safetensors", "spiece.model", "sentencepiece.bpe.model",
-                          "tokenizer.model"})
+                          "tokenizer.model", *ONNX_FILES})
 #: Vocabulary files (a word per entry: skipped by the word-run and JSON string heuristics).
 VOCAB_FILES = frozenset({"tokenizer.json", "vocab.txt", "vocab.json", "merges.txt"})
 #: (name pattern, reason) of files refused with a specific message; checked after the allow-list.
@@ -311,10 +315,35 @@ def _sanitize_config(config: dict) -> dict:
 
 # ----------------------------------------------------------------------------------- assemble
 
+def onnx_files(run_dir: str | Path) -> list[str]:
+    """The ONNX exports of a run (``RUN/onnx/model.onnx``, ``model_quantized.onnx``) that
+    exist and were made from the run's current weights (``RUN/onnx/export.json`` records the
+    SHA-256 of ``model.safetensors``); a stale export is left out."""
+    import hashlib
+
+    folder = Path(run_dir) / "onnx"
+    report = folder / "export.json"
+    if not report.is_file():
+        return []
+    try:
+        info = json.loads(report.read_text(encoding="utf-8"))
+    except ValueError:
+        return []
+    h = hashlib.sha256()
+    with (Path(run_dir) / "model.safetensors").open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    if info.get("source_sha256") != h.hexdigest():
+        logger.warning("%s was exported from other weights: not published", folder)
+        return []
+    return [n for n in ONNX_FILES if (folder / n).is_file() and n in info.get("files", {})]
+
+
 def assemble_publish_folder(run: RunInfo, out_dir: str | Path, card_text: str) -> Path:
     """Write the folder to upload: weights, tokenizer files, ``config.json`` (a local
     ``_name_or_path`` dropped), ``metrics.json``, ``clinical_ner.json``, ``training_args.json``
-    (:func:`sanitize_training_args`) and ``README.md`` = ``card_text``.
+    (:func:`sanitize_training_args`), the ONNX exports when present (:func:`onnx_files`) and
+    ``README.md`` = ``card_text``.
 
     An existing ``out_dir`` is emptied when it holds only files of :data:`ALLOWED_FILES`
     (a previous publish folder); otherwise PublishError (nothing is deleted). Raises
@@ -346,6 +375,8 @@ def assemble_publish_folder(run: RunInfo, out_dir: str | Path, card_text: str) -
     shutil.copyfile(weights, out / "model.safetensors")
     for n in tok_files:
         shutil.copyfile(run.path / n, out / n)
+    for n in onnx_files(run.path):
+        shutil.copyfile(run.path / "onnx" / n, out / n)
 
     def write_json(name: str, obj) -> None:
         (out / name).write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")

@@ -145,3 +145,30 @@ def test_parse_backends_errors():
                      ("pipeline:int8", "pipeline baseline")):
         with pytest.raises(ValueError, match=msg):
             parse_backends(bad)
+
+
+def test_publish_includes_current_onnx_exports_and_the_card_says_how(run, tmp_path):
+    from clinical_ner.hub import PublishArguments, publish
+
+    r = tmp_path / "r"
+    shutil.copytree(run, r, ignore=shutil.ignore_patterns("onnx"))
+    export_onnx(r, int8=True)
+    out = tmp_path / "pub"
+    publish(r, "example/tiny-phi", PublishArguments(dry_run=True, publish_dir=str(out),
+                                                    license="apache-2.0"))
+    names = {p.name for p in out.iterdir()}
+    assert {"model.onnx", "model_quantized.onnx", "model.safetensors"} <= names
+    assert (out / "model_quantized.onnx").read_bytes() == (
+        r / "onnx" / "model_quantized.onnx").read_bytes()
+    card = (out / "README.md").read_text()
+    assert ('ORTModelForTokenClassification.from_pretrained(repo, '
+            'file_name="model_quantized.onnx")') in card
+    import onnxruntime as ort
+
+    assert ort.InferenceSession(str(out / "model_quantized.onnx")).get_outputs()[0].name == "logits"
+    # an export of other weights is stale: not published
+    (r / "onnx" / "export.json").write_text(json.dumps({"source_sha256": "0" * 64, "files": {}}))
+    out2 = tmp_path / "pub2"
+    publish(r, "example/tiny-phi", PublishArguments(dry_run=True, publish_dir=str(out2),
+                                                    license="apache-2.0"))
+    assert not {"model.onnx", "model_quantized.onnx"} & {p.name for p in out2.iterdir()}
