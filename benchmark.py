@@ -53,7 +53,7 @@ def backends_main(args: BenchmarkArguments, bargs: BackendArguments) -> int:
     result = measure_backends(run, settings, data_dir=data_dir, split=args.split,
                               passes=args.passes or 2, warmup=args.warmup_documents,
                               latency_notes=args.latency_documents or 50,
-                              batch_size=args.eval_batch_size)
+                              batch_size=args.eval_batch_size, device=bargs.backend_device)
     out = args.output_dir or "benchmarks/results/backends"
     paths = write_backends(result, out)
     print(backends_markdown(result))

@@ -28,4 +28,11 @@ timeout 240 "$PY" benchmark.py --architecture_only --device cuda --bf16 \
     --max_documents 483 --passes 3 --warmup_documents 16 --latency_documents 100 \
     --eval_batch_size 64 --train_batch_size 32 --train_steps 30 --side_by_side \
     --output_dir "$DEST" "$@"
-echo "results in $DEST: results.json results.md *.png"
+# With RUN=<a finished run folder>: the inference backends side by side on the GPU too (torch
+# fp32, fp16, bf16 on cuda; ONNX int8 on the CPU for reference). Untested: no GPU was lent.
+if [ -n "${RUN:-}" ]; then
+  timeout 240 "$PY" benchmark.py --backends torch:fp32,torch:fp16,torch:bf16,onnx:int8 \
+      --backend_run "$RUN" --backend_device cuda --passes 3 --eval_batch_size 64 \
+      --output_dir "$DEST" || true
+fi
+echo "results in $DEST: results.json results.md *.png (backends.* with RUN=)"

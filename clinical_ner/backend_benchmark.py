@@ -47,6 +47,9 @@ class BackendArguments:
         "help": "Run folder for --backends (default: the first of --runs)."})
     backend_threads: int = field(default=2, metadata={
         "help": "Threads of a 1-process setting without NxT (2 = the cores of this machine)."})
+    backend_device: str = field(default="cpu", metadata={
+        "help": "Device of the fp32 settings (cpu or cuda); fp16/bf16 always run on cuda, int8 "
+                "on cpu."})
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,10 @@ def _predictor(spec: dict, st, task):
         return run_texts, {"model_files": {"model.safetensors": size}}
     from clinical_ner.backends import load_inference_model
 
+    device = {"fp16": "cuda", "bf16": "cuda", "int8": "cpu"}.get(spec["precision"],
+                                                                spec.get("device", "cpu"))
     model, info = load_inference_model(run, backend=spec["backend"],
-                                       precision=spec["precision"], device="cpu",
+                                       precision=spec["precision"], device=device,
                                        threads=spec["threads"])
     id2label = {int(k): v for k, v in model.config.id2label.items()}
 
@@ -258,7 +263,7 @@ def _run_setting(setting: BackendSetting, base: dict, tmp: Path) -> list[dict]:
 def measure_backends(run_dir: str | Path, settings: list[BackendSetting], *,
                      data_dir: str | None = None, split: str = "test", passes: int = 2,
                      warmup: int = 4, latency_notes: int = 50, batch_size: int = 32,
-                     window_merge: str = "central") -> dict:
+                     window_merge: str = "central", device: str = "cpu") -> dict:
     """Measure every setting on the run's ``split`` (see the module docstring). Returns
     ``{"run", "split", "notes", "note_tokens", "rows": [BackendRow as dict], ...}``; a setting
     that fails has its ``error`` and null figures (the others still run)."""
@@ -269,12 +274,12 @@ def measure_backends(run_dir: str | Path, settings: list[BackendSetting], *,
 
     st, task, gold = _gold(str(run_dir), data_dir, split)
     tok = AutoTokenizer.from_pretrained(run_dir)
-    lengths = [len(ids) for ids in tok([d.text for d in gold], add_special_tokens=False)
-               ["input_ids"]]
+    lengths = [len(ids) for ids in tok([d.text for d in gold], add_special_tokens=False,
+                                       verbose=False)["input_ids"]]
     n_tokens = sum(lengths)
     base = {"run_dir": str(run_dir), "data_dir": data_dir, "split": split, "passes": passes,
             "warmup": warmup, "latency_notes": latency_notes, "batch_size": batch_size,
-            "window_merge": window_merge}
+            "window_merge": window_merge, "device": device}
     rows: list[BackendRow] = []
     spans_of: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="backends-") as tmp:
