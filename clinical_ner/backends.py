@@ -207,9 +207,9 @@ def export_onnx(run_dir: str | Path, tokenizer=None, *, int8: bool = False) -> d
         report["files"][name].update({"bytes": (out_dir / name).stat().st_size,
                                       "max_abs_logit_diff": max(diffs),
                                       "argmax_agreement": round(agree / total, 4)})
-    tmp = report_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, report_path)
+    from clinical_ner.files import write_json_atomic
+
+    write_json_atomic(report_path, report)
     for name in want:
         f = report["files"][name]
         logger.info("ONNX %s: %.1f MB, max |logit - torch| %.2e on the probe batches", name,

@@ -1863,8 +1863,10 @@ def write_results(results: dict, out_dir: str | Path) -> dict:
     results["ratios"] = compute_ratios(results["rows"], results["reference"])
     results["explanations"] = explain(results)
     results["plots"] = plot_results(results, out_dir)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (out_dir / "results.md").write_text(markdown_report(results))
+    from clinical_ner.files import write_json_atomic, write_text_atomic
+
+    write_json_atomic(out_dir / "results.json", results, default=str)
+    write_text_atomic(out_dir / "results.md", markdown_report(results))
     return results
 
 

@@ -260,8 +260,9 @@ class LoadReport:
 
     def write(self, path: str | Path) -> None:
         """Write the report as indented JSON."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        from clinical_ner.files import write_json_atomic
+
+        write_json_atomic(path, self.to_json())
 
 
 def resolve_spans(

@@ -57,6 +57,7 @@ from clinical_ner.cards import (
     safetensors_summary,
     validate_card,
 )
+from clinical_ner.files import write_json_atomic, write_text_atomic
 
 logger = logging.getLogger("clinical_ner.hub")
 
@@ -379,13 +380,13 @@ def assemble_publish_folder(run: RunInfo, out_dir: str | Path, card_text: str) -
         shutil.copyfile(run.path / "onnx" / n, out / n)
 
     def write_json(name: str, obj) -> None:
-        (out / name).write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json_atomic(out / name, obj, default=str)
 
     write_json("config.json", _sanitize_config(run.config))
     write_json("metrics.json", run.metrics)
     write_json("clinical_ner.json", run.task_info)
     write_json("training_args.json", sanitize_training_args(run.run_args, run.train_results))
-    (out / "README.md").write_text(card_text, encoding="utf-8")
+    write_text_atomic(out / "README.md", card_text)
     return out
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from clinical_ner.documents import Document, Span
+from clinical_ner.files import write_json_atomic, write_text_atomic
 
 logger = logging.getLogger("clinical_ner")
 
@@ -128,10 +129,8 @@ def write_error_files(records: Sequence[Mapping], out_dir: str | Path) -> dict[s
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     jsonl, md = out_dir / ERRORS_JSONL, out_dir / ERRORS_MD
-    with jsonl.open("w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"warning": ERRORS_WARNING}) + "\n")
-        for r in records:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_text_atomic(jsonl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in
+                                     [{"warning": ERRORS_WARNING}, *records]))
     counts = error_counts(records)
     lines = [ERRORS_WARNING, "", "# Strict errors with context", "",
              f"{counts['false_negative']} false negatives, {counts['false_positive']} false "
@@ -148,7 +147,7 @@ def write_error_files(records: Sequence[Mapping], out_dir: str | Path) -> dict[s
             f"- **{tag}** {r['error']} `{r['label']}` [{r['start']}, {r['end']})"
             + (f" (overlaps {other})" if other else "")
             + f": `…{_inline(r['left'])}⟦{_inline(r['text'])}⟧{_inline(r['right'])}…`")
-    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(md, "\n".join(lines) + "\n")
     return {"jsonl": jsonl, "md": md}
 
 
@@ -348,7 +347,7 @@ def write_report(path: str | Path, metrics: Mapping, *, confusion: Mapping | Non
     lines += _privacy_lines(errors, predictions)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -370,15 +369,14 @@ def write_evaluation_outputs(out_dir: str | Path, metrics: dict, gold: Sequence[
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(paths["metrics"], metrics)
     gold_map = {d.id: d.spans for d in gold}
     pred_map = {d.id: d.spans for d in pred}
     counts = confusion_counts(gold_map, pred_map)
     rows, cols, matrix = confusion_matrix(counts)
     paths["confusion_json"] = out / "confusion.json"
-    paths["confusion_json"].write_text(json.dumps(
-        {"rows": rows, "columns": cols, "matrix": matrix.tolist()}, indent=1) + "\n",
-        encoding="utf-8")
+    write_json_atomic(paths["confusion_json"],
+                      {"rows": rows, "columns": cols, "matrix": matrix.tolist()}, indent=1)
     paths["confusion_png"] = plot_confusion(counts, out / "confusion.png")
     for key, name in (("gold_report", "load_report.json"), ("pred_report",
                                                              "pred_load_report.json")):
@@ -426,6 +424,6 @@ def write_comparison_outputs(out_dir: str | Path, comparison: Mapping) -> dict[s
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     js, md = out / "comparison.json", out / "report.md"
-    js.write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
-    md.write_text(comparison_markdown(comparison), encoding="utf-8")
+    write_json_atomic(js, comparison)
+    write_text_atomic(md, comparison_markdown(comparison))
     return {"comparison": js, "report": md}

@@ -8,7 +8,6 @@ test written to ``metrics.json``.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from clinical_ner.documents import Document
+from clinical_ner.files import write_json_atomic
 
 logger = logging.getLogger("clinical_ner")
 
@@ -349,18 +349,18 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
         "best_dev_strict_f1": trainer.state.best_metric,
         "device": str(model.device), "torch_threads": torch.get_num_threads(),
     }
-    (out_dir / "train_results.json").write_text(json.dumps(train_results, indent=2) + "\n")
+    write_json_atomic(out_dir / "train_results.json", train_results)
     run_args = {"model": asdict(model_args), "data": asdict(data_args),
                 "training": {k: v for k, v in training_args.to_dict().items()
                              if "token" not in k}}
-    (out_dir / "run_args.json").write_text(json.dumps(run_args, indent=2, default=str) + "\n")
-    (out_dir / "clinical_ner.json").write_text(json.dumps({
+    write_json_atomic(out_dir / "run_args.json", run_args, default=str)
+    write_json_atomic(out_dir / "clinical_ner.json", {
         "task": data_args.task, "format": data_args.format,
         "label_granularity": data_args.label_granularity, "metric_scheme": task.metric_scheme,
         "span_labels": list(task.scheme.span_labels), "max_seq_length": data_args.max_seq_length,
-        "doc_stride": data_args.doc_stride}, indent=2) + "\n")
+        "doc_stride": data_args.doc_stride})
     if "dev" in scores:
-        (out_dir / "dev_metrics.json").write_text(json.dumps(scores["dev"], indent=2) + "\n")
+        write_json_atomic(out_dir / "dev_metrics.json", scores["dev"])
     final = scores.get("test") or scores.get("dev")
-    (out_dir / "metrics.json").write_text(json.dumps(final, indent=2) + "\n")
+    write_json_atomic(out_dir / "metrics.json", final)
     return final
