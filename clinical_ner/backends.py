@@ -8,13 +8,14 @@ is called like a ``transformers`` model (``model(input_ids=, attention_mask=).lo
 
 * ``torch`` + ``fp32``: ``AutoModelForTokenClassification`` as saved.
 * ``torch`` + ``int8``: ``torch.ao.quantization.quantize_dynamic`` on every ``nn.Linear``
-  (int8 weights, activations quantized per batch; CPU only), for users without onnxruntime.
+  (int8 weights per output channel, activations quantized per batch; CPU only), for users
+  without onnxruntime.
 * ``torch`` + ``fp16``/``bf16``: the model cast to half precision; GPU only (refused on CPU).
 * ``onnx`` + ``fp32``/``int8``: the model exported with ``torch.onnx.export`` (the TorchScript
   exporter, opset 17, dynamic batch and sequence axes; ``optimum-onnx`` 0.1 requires
   transformers < 4.58, this project uses transformers 5) into ``RUN/onnx/model.onnx``, then for
   int8 ``onnxruntime.quantization.quantize_dynamic`` into ``RUN/onnx/model_quantized.onnx``:
-  int8 weights (per tensor), uint8 activations, the u8s8 form that AVX-512 VNNI / AVX-VNNI
+  int8 weights (per output channel), uint8 activations, the u8s8 form that AVX-512 VNNI / AVX-VNNI
   run natively; on CPUs without VNNI weights use 7 bits (``reduce_range``), as ONNX Runtime's
   quantization guide advises. The export is checked once against torch on probe batches (max
   absolute logit difference, written to ``RUN/onnx/export.json`` and reported).
@@ -190,11 +191,11 @@ def export_onnx(run_dir: str | Path, tokenizer=None, *, int8: bool = False) -> d
         t0 = time.time()
         tmp = out_dir / f".{ONNX_INT8}.tmp.onnx"
         quantize_dynamic(str(out_dir / ONNX_FP32), str(tmp), weight_type=QuantType.QInt8,
-                         per_channel=False, reduce_range=not report["vnni"])
+                         per_channel=True, reduce_range=not report["vnni"])
         os.replace(tmp, out_dir / ONNX_INT8)
         report["files"][ONNX_INT8] = {"export_seconds": round(time.time() - t0, 2),
                                       "weight_type": "QInt8", "activation_type": "QUInt8",
-                                      "reduce_range": not report["vnni"]}
+                                      "per_channel": True, "reduce_range": not report["vnni"]}
     for name in want:
         sess = ort.InferenceSession(str(out_dir / name), providers=["CPUExecutionProvider"])
         diffs, agree, total = [], 0, 0
@@ -268,7 +269,8 @@ def load_inference_model(run_dir: str | Path, *, backend: str = "torch", precisi
         if precision == "int8":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch.ao.quantization deprecation notice
-                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
+                qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: qconfig},
                                                                dtype=torch.qint8)
         elif precision in ("fp16", "bf16"):
             model = model.to(torch.float16 if precision == "fp16" else torch.bfloat16)
