@@ -132,60 +132,61 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None,
     return docs
 
 
-def _strict_document(sentences, file: str, doc_id: str, report: LoadReport
-                     ) -> tuple[str, list[Span]]:
-    """Text and spans of one document under strict IOB2 (seqeval's ``Entities`` decoder)."""
-    from seqeval.scheme import IOB2, Entities
-
+def _layout(sentences) -> tuple[str, list[list[tuple[int, int]]]]:
+    """The text of one document (tokens joined by a space, sentences by a newline) and, per
+    sentence, each token's ``(start, end)`` in it."""
     parts: list[str] = []
-    spans: list[Span] = []
+    offsets: list[list[tuple[int, int]]] = []
     pos = 0
     for si, sent in enumerate(sentences):
         if si:
             parts.append("\n")
             pos += 1
-        offsets = []
-        for ti, (token, tag, lineno) in enumerate(sent):
+        row = []
+        for ti, (token, _, _) in enumerate(sent):
             if ti:
                 parts.append(" ")
                 pos += 1
-            parse_tag(tag, file, lineno)
-            offsets.append((pos, pos + len(token)))
+            row.append((pos, pos + len(token)))
             parts.append(token)
             pos += len(token)
+        offsets.append(row)
+    return "".join(parts), offsets
+
+
+def _strict_document(sentences, file: str, doc_id: str, report: LoadReport
+                     ) -> tuple[str, list[Span]]:
+    """Text and spans of one document under strict IOB2 (seqeval's ``Entities`` decoder)."""
+    from seqeval.scheme import IOB2, Entities
+
+    text, offsets = _layout(sentences)
+    spans: list[Span] = []
+    for sent, offs in zip(sentences, offsets, strict=True):
         tags = [tag for _, tag, _ in sent]
+        for _, tag, lineno in sent:
+            parse_tag(tag, file, lineno)
         covered = set()
         for ent in Entities([tags], IOB2).entities[0]:
-            spans.append(Span(offsets[ent.start][0], offsets[ent.end - 1][1], ent.tag))
+            spans.append(Span(offs[ent.start][0], offs[ent.end - 1][1], ent.tag))
             covered.update(range(ent.start, ent.end))
         for ti, tag in enumerate(tags):
             prev = tags[ti - 1] if ti else "O"
             if tag != "O" and (tag[0] == "B" or prev == "O" or prev[2:] != tag[2:]):
                 report.tags_read += 1  # a chunk as conlleval reads it
             if tag != "O" and ti not in covered:
-                report.problem(file=file, record=doc_id, start=offsets[ti][0],
-                               end=offsets[ti][1], action="scored as no entity",
+                report.problem(file=file, record=doc_id, start=offs[ti][0], end=offs[ti][1],
+                               action="scored as no entity",
                                problem=f"invalid_iob2: line {sent[ti][2]} tag {tag} continues "
                                        "no entity (strict IOB2)")
-    return "".join(parts), spans
+    return text, spans
 
 
 def _document(sentences, file: str, doc_id: str, report: LoadReport) -> tuple[str, list[Span]]:
-    parts: list[str] = []
+    text, offsets = _layout(sentences)
     spans: list[Span] = []
-    pos = 0
-    for si, sent in enumerate(sentences):
-        if si:
-            parts.append("\n")
-            pos += 1
+    for sent, offs in zip(sentences, offsets, strict=True):
         cur: list | None = None  # [type, start, end]
-        for ti, (token, tag, lineno) in enumerate(sent):
-            if ti:
-                parts.append(" ")
-                pos += 1
-            start, end = pos, pos + len(token)
-            parts.append(token)
-            pos = end
+        for (_, tag, lineno), (start, end) in zip(sent, offs, strict=True):
             prefix, typ = parse_tag(tag, file, lineno)
             if prefix == "I" and cur is not None and cur[0] == typ:
                 cur[2] = end
@@ -203,7 +204,7 @@ def _document(sentences, file: str, doc_id: str, report: LoadReport) -> tuple[st
                 report.tags_read += 1
         if cur is not None:
             spans.append(Span(cur[1], cur[2], cur[0]))
-    return "".join(parts), spans
+    return text, spans
 
 
 def read_path(path: str | Path, report: LoadReport, *, labels=None,
