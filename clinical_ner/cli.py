@@ -7,6 +7,16 @@ import sys
 from pathlib import Path
 
 
+class UsageError(ValueError):
+    """A bad command-line argument or combination, found before any model is loaded. The CLIs
+    print it as one line (``train_ner.py: error: ...``) and exit with status 2, no traceback."""
+
+
+def error_line(prog: str, exc: BaseException) -> str:
+    """``"<prog>: error: <message>"`` on one line (line breaks in the message become spaces)."""
+    return f"{prog}: error: " + " ".join(str(exc).split("\n"))
+
+
 def parse_args(dataclass_types, argv=None, defaults: dict | None = None):
     """Parse argument dataclasses with ``HfArgumentParser``.
 

@@ -194,3 +194,46 @@ def predict_corpus(model, tokenizer, docs: Sequence[Document], task, **kwargs) -
     spans = predict_documents(model, tokenizer, [d.text for d in docs], id2label,
                               span_label_of=task.scheme.span_label_of, **kwargs)
     return [Document(d.id, d.text, tuple(s), dict(d.meta)) for d, s in zip(docs, spans)]
+
+
+def shard_indices(n_items: int, num_processes: int, process_index: int) -> list[int]:
+    """The item indices process ``process_index`` of ``num_processes`` predicts: ``i`` with
+    ``i % num_processes == process_index``. Every index is in exactly one shard (no padding, so
+    an uneven last shard repeats nothing); a shard may be empty."""
+    return list(range(process_index, n_items, num_processes))
+
+
+def predict_corpus_sharded(model, tokenizer, docs: Sequence[Document], task,
+                           **kwargs) -> list[Document]:
+    """:func:`predict_corpus` shared among the processes of an ``accelerate launch`` (or any
+    ``torch.distributed`` launch ``accelerate.PartialState`` recognises); with one process it
+    is :func:`predict_corpus` itself.
+
+    Each process predicts its shard of the notes (:func:`shard_indices`: note ``i`` on process
+    ``i % N``, each note exactly once), the predicted spans are gathered to every process
+    (``accelerate.utils.gather_object``; only ids and spans travel, not note text) and put back
+    in the order of ``docs``. Every process must call it (it is a collective) and every process
+    gets the same list. ``kwargs`` go to :func:`predict_corpus`. Raises RuntimeError when the
+    gathered predictions do not cover each note exactly once.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    n = state.num_processes
+    if n == 1:
+        return predict_corpus(model, tokenizer, docs, task, **kwargs)
+    from accelerate.utils import gather_object
+
+    mine = shard_indices(len(docs), n, state.process_index)
+    preds = predict_corpus(model, tokenizer, [docs[i] for i in mine], task, **kwargs) if mine \
+        else []
+    gathered = gather_object([(i, p.id, p.spans) for i, p in zip(mine, preds, strict=True)])
+    by_index = {}
+    for i, doc_id, spans in gathered:
+        if i in by_index or docs[i].id != doc_id:
+            raise RuntimeError(f"sharded prediction: note {i} ({doc_id!r}) gathered twice or "
+                               "out of place")
+        by_index[i] = spans
+    if len(by_index) != len(docs):
+        raise RuntimeError(f"sharded prediction: {len(by_index)} of {len(docs)} notes gathered")
+    return [Document(d.id, d.text, tuple(by_index[i]), dict(d.meta)) for i, d in enumerate(docs)]

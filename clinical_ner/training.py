@@ -62,6 +62,11 @@ class DataArguments:
         "choices": ["join", "split", "drop"]})
     strip_report_end: bool = field(default=False, metadata={
         "help": "i2b2 2006: cut each note before its final '[ report_end ]' marker."})
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "Train into an --output_dir that holds a finished run or checkpoints: its "
+                "checkpoint-* folders and run JSON files are removed first. Without it such a "
+                "folder is refused (unless --resume_from_checkpoint continues it). "
+                "(TrainingArguments has no such flag since transformers 5.)"})
 
 
 #: TrainingArguments defaults that differ from the Trainer's: choose the best checkpoint on dev.
@@ -71,8 +76,17 @@ TRAINING_DEFAULTS = dict(
     save_total_limit=2, learning_rate=1e-4, num_train_epochs=3, warmup_steps=0.1,
     per_device_train_batch_size=16, per_device_eval_batch_size=32, weight_decay=0.01,
     logging_steps=50, report_to="none", train_sampling_strategy="group_by_length",
-    seed=42, save_only_model=True,
+    seed=42, save_only_model=False,  # checkpoints hold optimizer, scheduler and RNG: resumable
 )
+
+#: Values of ``--metric_for_best_model`` (what :class:`SpanEvalTrainer`'s ``evaluate`` reports).
+SELECTION_METRICS = ("strict_f1", "strict_precision", "strict_recall")
+#: Files whose presence in ``--output_dir`` means it holds a finished run.
+RUN_FILES = ("metrics.json", "dev_metrics.json", "train_results.json", "model.safetensors",
+             "pytorch_model.bin", "config.json")
+#: JSON files a run writes (removed with ``--overwrite_output_dir``; weights are overwritten).
+RUN_JSON = ("metrics.json", "dev_metrics.json", "train_results.json", "run_args.json",
+            "clinical_ner.json", "load_report.json")
 
 
 def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels=True):
@@ -149,6 +163,13 @@ class NegativeSubsampler:
                                            generator=gen)
         return [idx[j] for j in order]
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draw epoch ``epoch`` at the next iteration. The Trainer calls it (through
+        accelerate's ``DataLoaderShard.set_epoch``) before each epoch, also when it resumes from
+        a checkpoint, so a resumed run draws what the uninterrupted run draws; without it the
+        epochs count up from 0 one iteration at a time."""
+        self.epoch = epoch
+
     def __iter__(self):
         idx = self.epoch_indices(self.epoch)
         self.epoch += 1
@@ -195,13 +216,16 @@ def _span_eval_trainer():
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
             from clinical_ner.evaluation import score_documents
-            from clinical_ner.inference import predict_corpus
+            from clinical_ner.inference import predict_corpus_sharded
 
             start = time.time()
             model = self.accelerator.unwrap_model(self.model)
-            preds = predict_corpus(model, self.processing_class, self.eval_documents, self.task,
-                                   batch_size=self.args.per_device_eval_batch_size,
-                                   **self.window_args)
+            # every process predicts its shard of the dev notes and gets all predictions back,
+            # so every process scores the same and the checkpoint selection agrees
+            preds = predict_corpus_sharded(model, self.processing_class, self.eval_documents,
+                                           self.task,
+                                           batch_size=self.args.per_device_eval_batch_size,
+                                           **self.window_args)
             res = score_documents(self.eval_documents, preds, self.task.metric_scheme)
             metrics = {f"{metric_key_prefix}_strict_f1": res["strict"]["micro"]["f1"],
                        f"{metric_key_prefix}_strict_precision": res["strict"]["micro"]["precision"],
@@ -226,6 +250,199 @@ def check_label_names(id2label: dict) -> None:
     if bad:
         raise ValueError(f"refusing to save a model with placeholder labels {bad[:3]}; "
                          "id2label must hold the task's IOB2 names")
+
+
+def _closest(name: str, known) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.5)
+    return f"; closest: {close[0]}" if close else ""
+
+
+def position_limit(config) -> int | None:
+    """The longest input (sub-tokens, special tokens included) a model config's position
+    embeddings take: ``max_position_embeddings`` (or ``n_positions``), less the ``pad_token_id
+    + 1`` offset of RoBERTa-style models; None when the config says nothing."""
+    n = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if not n:
+        return None
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer"):
+        n -= (getattr(config, "pad_token_id", 1) or 0) + 1
+    return int(n)
+
+
+def _offline_model_files(name: str):
+    """``(config, tokenizer)`` of a model alias, folder or Hub id when they load without network
+    (a local folder, the minilm package, the Hub cache), else ``(None, None)``. No weights."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from clinical_ner.models import resolve_model
+
+    path = resolve_model(name)
+    local = {} if Path(path).exists() else {"local_files_only": True}
+    try:
+        config = AutoConfig.from_pretrained(path, **local)
+    except (OSError, ValueError):
+        return None, None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **local)
+    except (OSError, ValueError):
+        tokenizer = None
+    return config, tokenizer
+
+
+def check_arguments(model_args: ModelArguments, data_args: DataArguments, training_args) -> None:
+    """Refuse bad arguments before any corpus or model is loaded; each refusal is one line.
+
+    Checks: ``--format`` (a registered reader), ``--task`` (:func:`clinical_ner.tasks.get_task`),
+    ``--metric_for_best_model`` (:data:`SELECTION_METRICS`, optionally ``eval_``-prefixed),
+    ``--model_name_or_path`` (an existing folder, an alias of
+    :data:`clinical_ner.models.MODEL_ALIASES` or a Hub id ``ORG/NAME``; a name that is none of
+    them is refused with the aliases and the closest match), and, when the model's config loads
+    offline (reads config.json only, no weights): ``--max_seq_length`` within its position
+    embeddings and ``--doc_stride`` in ``[0, window content)`` (``max_seq_length`` minus the
+    tokenizer's special tokens). Raises :class:`clinical_ner.cli.UsageError`.
+    """
+    from clinical_ner.cli import UsageError
+    from clinical_ner.models import MODEL_ALIASES, ModelNotAvailable
+    from clinical_ner.tasks import get_task, shipped_label_maps
+    from clinical_ner.windows import special_affixes
+    from data_scripts import READERS
+
+    if data_args.format not in READERS:
+        raise UsageError(f"unknown --format {data_args.format!r} (known: "
+                         f"{', '.join(sorted(READERS))}{_closest(data_args.format, READERS)})")
+    try:
+        get_task(data_args.task, data_args.format, data_args.label_granularity)
+    except (ValueError, OSError) as exc:
+        known = ("phi", "concepts", "medications", *shipped_label_maps())
+        hint = _closest(data_args.task, known) if "unknown task" in str(exc) else ""
+        raise UsageError(f"--task: {exc}{hint}") from exc
+    metric = training_args.metric_for_best_model
+    if metric is not None and metric.removeprefix("eval_") not in SELECTION_METRICS:
+        raise UsageError(f"unknown --metric_for_best_model {metric!r} (known: "
+                         f"{', '.join(SELECTION_METRICS)}{_closest(metric, SELECTION_METRICS)})")
+    name = str(model_args.model_name_or_path)
+    if not Path(name).exists():
+        if name.startswith(("/", "./", "../", "~")) or name.endswith("/"):
+            raise UsageError(f"--model_name_or_path {name}: no such model folder")
+        if name not in MODEL_ALIASES and name not in MODEL_ALIASES.values() and "/" not in name:
+            raise UsageError(
+                f"unknown model alias {name!r} (aliases: {', '.join(MODEL_ALIASES)}"
+                f"{_closest(name, MODEL_ALIASES)}); a local model folder or a Hub id ORG/NAME "
+                "also works")
+    try:
+        config, tokenizer = _offline_model_files(name)
+    except ModelNotAvailable as exc:
+        raise UsageError(str(exc)) from exc
+    m, stride = data_args.max_seq_length, data_args.doc_stride
+    limit = position_limit(config) if config is not None else None
+    if limit is not None and m > limit:
+        raise UsageError(f"--max_seq_length {m} is above the {limit} position embeddings of "
+                         f"model {name} (max_position_embeddings in its config.json); use "
+                         f"--max_seq_length {limit} or less")
+    n_special = 2
+    if tokenizer is not None:
+        prefix, suffix = special_affixes(tokenizer)
+        n_special = len(prefix) + len(suffix)
+    content = m - n_special
+    if content < 1:
+        raise UsageError(f"--max_seq_length {m} leaves no room for text after the {n_special} "
+                         "special tokens")
+    if not 0 <= stride < content:
+        raise UsageError(f"--doc_stride {stride} must be >= 0 and below the window content of "
+                         f"{content} sub-tokens (--max_seq_length {m} minus {n_special} special "
+                         "tokens)")
+
+
+def check_label_map(task, report, data_dir) -> None:
+    """Refuse a label-map task none of whose keys is a label of the corpus read (the loader kept
+    no span): lists the map's keys and the corpus labels (spans the loader left out as
+    ``not_in_task:<label>``). Raises :class:`clinical_ner.cli.UsageError`."""
+    from clinical_ner.cli import UsageError
+
+    if task.label_map is None or not task.meta.get("label_map_file"):
+        return
+    if set(task.label_map) & set(report.per_label):
+        return
+    corpus = sorted({k.split(":", 1)[1] for k in report.counts if k.startswith("not_in_task:")})
+    raise UsageError(f"label map {task.meta['label_map_file']}: none of its keys "
+                     f"({', '.join(task.label_map)}) is a label of the corpus {data_dir} "
+                     f"(its labels: {', '.join(corpus) or 'none'})")
+
+
+def checkpoint_folders(out_dir: str | Path) -> list[Path]:
+    """The ``checkpoint-<step>`` folders in ``out_dir``, by step."""
+    import re
+
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in out.iterdir()
+             if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def prepare_output_dir(training_args, overwrite: bool) -> str | None:
+    """Check ``--output_dir`` before any work starts and return the checkpoint to resume from.
+
+    * ``--resume_from_checkpoint last``: the last complete ``checkpoint-<step>`` (one that holds
+      ``trainer_state.json``, written last) in the output folder; ``PATH``: that checkpoint.
+    * Otherwise a folder holding a finished run (:data:`RUN_FILES`) or checkpoints is refused
+      unless ``overwrite``; with it (on the main process) its checkpoints and run JSON files
+      (:data:`RUN_JSON`) are removed, so the new run never mixes with the old one.
+    * The folder must be writable (a probe file is created and deleted).
+
+    Raises :class:`clinical_ner.cli.UsageError`, one line naming the folder.
+    """
+    import shutil
+
+    from clinical_ner.cli import UsageError
+    from clinical_ner.files import check_writable_dir
+
+    out = Path(training_args.output_dir)
+    resume = getattr(training_args, "resume_from_checkpoint", None)
+    checkpoints = checkpoint_folders(out)
+    if resume:
+        if overwrite:
+            raise UsageError("--resume_from_checkpoint continues the run in --output_dir; "
+                             "--overwrite_output_dir would remove it: give one of them")
+        if str(resume) == "last":
+            complete = [c for c in checkpoints if (c / "trainer_state.json").is_file()]
+            if not complete:
+                raise UsageError(f"--resume_from_checkpoint last: {out} holds no complete "
+                                 "checkpoint (checkpoint-<step>/trainer_state.json)")
+            path = complete[-1]
+        else:
+            path = Path(resume)
+            if not (path / "trainer_state.json").is_file():
+                raise UsageError(f"--resume_from_checkpoint {path}: not a checkpoint folder "
+                                 "(no trainer_state.json)")
+        try:
+            check_writable_dir(out)
+        except OSError as exc:
+            raise UsageError(str(exc)) from exc
+        return str(path)
+    finished = [n for n in RUN_FILES if (out / n).exists()]
+    if (finished or checkpoints) and not overwrite:
+        what = [f"a finished run ({', '.join(finished)})"] if finished else []
+        if checkpoints:
+            what.append(f"{len(checkpoints)} checkpoints ({checkpoints[-1].name}, ...)")
+        raise UsageError(f"--output_dir {out} holds {' and '.join(what)}: give "
+                         "--overwrite_output_dir true to replace it, --resume_from_checkpoint "
+                         "last to continue it, or another --output_dir")
+    try:
+        check_writable_dir(out)
+    except OSError as exc:
+        raise UsageError(str(exc)) from exc
+    if overwrite and (finished or checkpoints) and training_args.process_index == 0:
+        logger.warning("--overwrite_output_dir: removing %d checkpoints and the run files of "
+                       "%s", len(checkpoints), out)
+        for c in checkpoints:
+            shutil.rmtree(c)
+        for n in RUN_JSON:
+            (out / n).unlink(missing_ok=True)
+    return None
 
 
 def load_task_data(data_args: DataArguments):
@@ -267,24 +484,41 @@ def load_scoring_documents(data_args: DataArguments, task):
             for name, docs in splits.items()}, report
 
 
-def train(model_args: ModelArguments, data_args: DataArguments, training_args) -> dict:
+def train(model_args: ModelArguments, data_args: DataArguments, training_args,
+          callbacks=None) -> dict:
     """Fine-tune, select on dev, save the best model into ``training_args.output_dir`` and score
-    dev and test. Returns the test metrics (also written to ``metrics.json``).
+    dev and test. Returns the test metrics (also written to ``metrics.json``; ``{}`` on the
+    other processes of a multi-process launch).
+
+    Before anything loads: :func:`check_arguments`, then :func:`prepare_output_dir` (refuses a
+    folder holding a run unless ``--overwrite_output_dir``, resolves
+    ``--resume_from_checkpoint PATH|last``, probes that the folder is writable); after the corpus
+    loads, :func:`check_label_map`. The seed (``--seed``; ``--full_determinism`` for
+    deterministic algorithms) is set before the classification head is created. A resumed run
+    restores model, optimizer, scheduler, RNG, the dev selection state (``trainer_state.json``)
+    and the epoch of the window sampler, and ends as the uninterrupted run would. Dev selection
+    and the final dev/test scores predict the notes sharded across processes
+    (:func:`clinical_ner.inference.predict_corpus_sharded`); only the main process writes.
+    ``callbacks``: extra ``TrainerCallback`` objects.
 
     Files written to the output folder: model weights (safetensors), tokenizer, ``config.json``
     (real ``id2label``), ``run_args.json``, ``load_report.json``, ``metrics.json`` (test),
-    ``dev_metrics.json``, ``train_results.json``. None contains note text.
+    ``dev_metrics.json``, ``train_results.json``. None contains note text. Raises
+    :class:`clinical_ner.cli.UsageError` for a refused argument or folder.
     """
     import torch
     from datasets import Dataset
-    from transformers import DataCollatorForTokenClassification
+    from transformers import DataCollatorForTokenClassification, enable_full_determinism, set_seed
 
     from clinical_ner.evaluation import score_documents
-    from clinical_ner.inference import predict_corpus
+    from clinical_ner.inference import predict_corpus_sharded
     from clinical_ner.models import load_pretrained
 
     out_dir = Path(training_args.output_dir)
+    check_arguments(model_args, data_args, training_args)
+    resume = prepare_output_dir(training_args, data_args.overwrite_output_dir)
     task, docs, dsd, report = load_task_data(data_args)
+    check_label_map(task, report, data_args.data_dir)
     gold, _ = load_scoring_documents(data_args, task)  # dev selection and scores: as written
     for need in ("train", "dev"):
         if not docs.get(need):
@@ -293,6 +527,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
     bio = task.scheme.bio_labels
     id2label = dict(enumerate(bio))
     check_label_names(id2label)
+    # the head is initialised from the seeded RNG: two runs with one seed start identical
+    (enable_full_determinism if training_args.full_determinism else set_seed)(training_args.seed)
     tokenizer, model = load_pretrained(model_args.model_name_or_path, num_labels=len(bio),
                                        id2label=id2label, label2id={v: k for k, v in
                                                                     id2label.items()})
@@ -314,30 +550,37 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
         model=model, args=training_args, train_dataset=train_ds, eval_dataset=dev_probe,
         processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer),
         eval_documents=gold["dev"], task=task, window_args=window_args,
-        head_learning_rate=model_args.head_learning_rate, train_sampler=sampler)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report.write(out_dir / "load_report.json")
+        head_learning_rate=model_args.head_learning_rate, train_sampler=sampler,
+        callbacks=callbacks)
+    main = trainer.is_world_process_zero()
+    if main:
+        report.write(out_dir / "load_report.json")
+    if resume:
+        logger.info("resuming from %s", resume)
     start = time.time()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.time() - start
     epochs_done = trainer.state.epoch or training_args.num_train_epochs
     train_tokens = epoch_tokens * epochs_done
     check_label_names(trainer.model.config.id2label)
     trainer.save_model(str(out_dir))
-    if not trainer.is_world_process_zero():
-        return {}
     model = trainer.accelerator.unwrap_model(trainer.model)
     scores = {}
     for split in ("dev", "test"):
         if not docs.get(split):
             continue
         t0 = time.time()
-        preds = predict_corpus(model, tokenizer, docs[split], task,
-                               batch_size=training_args.per_device_eval_batch_size, **window_args)
+        preds = predict_corpus_sharded(model, tokenizer, docs[split], task,
+                                       batch_size=training_args.per_device_eval_batch_size,
+                                       **window_args)
+        if not main:
+            continue
         scores[split] = score_documents(gold[split], preds, task.metric_scheme,
                                         bootstrap=data_args.bootstrap, seed=training_args.seed)
         scores[split]["split"] = split
         scores[split]["inference_seconds"] = round(time.time() - t0, 2)
+    if not main:
+        return {}
     train_results = {
         "train_seconds": round(train_seconds, 1),
         "train_windows": len(windows), "train_windows_with_entities": sum(has_entity),
