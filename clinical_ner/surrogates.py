@@ -1,0 +1,495 @@
+"""Keyed surrogate PHI: a realistic replacement of the same TYPE for each PHI string.
+
+Layer 3 (pure: no model, no files). :class:`SurrogateGenerator` turns ``(label, original,
+patient)`` into a surrogate string. It serves de-identification (predicted spans -> surrogates,
+:mod:`clinical_ner.redaction`) and, later, training augmentation (gold spans -> fresh surrogates).
+
+Properties (each tested in ``tests/test_surrogates.py``):
+
+* **Keyed and deterministic.** Every random choice is seeded by ``HMAC-SHA256(key, purpose,
+  patient, TYPE, casefolded original)``: the same key gives the same surrogate in every note
+  and every run; without the key no mapping can be recomputed (an HMAC, not a plain hash, so
+  knowing the original does not reveal its surrogate). ``key=None`` draws a random 32-byte key
+  that is never written anywhere (:attr:`SurrogateGenerator.key_given` is then False).
+* **Consistent per patient.** The same original string (case-insensitive) of the same TYPE maps
+  to the same surrogate for one patient; another patient gets another draw. Names are mapped
+  token by token (``Smith`` alone and in ``Smith, John`` give the same surname surrogate).
+* **Same form.** Names keep their case, punctuation, titles (``Dr.``, ``Mr``, ``M.D.``) and
+  initials (an initial becomes an initial). Dates are shifted by one number of days per patient
+  (:meth:`SurrogateGenerator.date_shift`), each in its own format (``01/02/2095``, ``1/2/95``,
+  ``2095-01-02``, ``Jan 2``, ``January 2nd``, ``2 Jan 2095``, ``2/1``, ``01/2095``, ``January
+  2095``, ``2095``, ``20950102``, weekday names), so intervals between a patient's dates are
+  kept. Phone, fax, IDs, record numbers, ZIP codes, rooms, user names: random digits and letters
+  in the same layout (``617-555-0199`` -> ``d d d - ...``). Hospitals, cities, streets, states,
+  countries, organisations, professions, e-mails, URLs, IP addresses: Faker values of the
+  generator's locale, in the original's case (upper, lower).
+* **Ages over 89** become ``90+`` (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i)(C)); other ages
+  are not PHI under Safe Harbor and are kept.
+
+A date the formats above do not read (``Christmas``, ``the 3rd``) is not shifted: its digits and
+letters are replaced in the same layout and it is counted in ``stats["date_not_parsed"]`` (the
+interval to other dates is then lost; never silent). Labels are i2b2 2014 ``CATEGORY/TYPE``
+(:data:`clinical_ner.labels.I2B2_2014_TYPES`), a bare TYPE (i2b2 2006) or a category only.
+Surrogates depend on Faker's word lists: pin Faker (pyproject) to keep them across installs.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import hmac
+import random
+import re
+import secrets
+from collections import Counter
+
+#: Titles, honorifics and degrees kept as written inside a name (compared case-insensitively,
+#: without dots; not ``DO``, a surname too).
+NAME_TITLES = frozenset({
+    "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "md", "phd", "rn", "np", "pa", "jr",
+    "sr", "ii", "iii", "iv", "dds", "facs", "mph", "msn", "aprn", "crnp", "pharmd",
+})
+#: Words that end a hospital's name and are kept (``Lakeside General Hospital`` ->
+#: ``<Faker surname> General Hospital``), longest first.
+FACILITY_WORDS = ("medical center", "health center", "general hospital", "memorial hospital",
+                  "hospital", "clinic", "center", "centre", "medical", "health", "infirmary",
+                  "rehab", "rehabilitation", "nursing home", "hospice")
+_FACILITY_SUFFIXES = ("General Hospital", "Medical Center", "Memorial Hospital", "Hospital",
+                      "Clinic", "Health Center")
+_DEPARTMENTS = ("Cardiology", "Oncology", "Radiology", "Neurology", "Surgery", "Pediatrics",
+                "Internal Medicine", "Emergency Department", "Orthopedics", "Urology",
+                "Nephrology", "Dermatology", "Psychiatry", "Gastroenterology", "Pulmonology")
+_MONTHS = [m.lower() for m in calendar.month_name[1:]]
+_WEEKDAYS = [d.lower() for d in calendar.day_name]
+_MON = (r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
+        r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?P<mdot>\.?)")
+_ORD = r"(?P<ord>st|nd|rd|th)?"
+_YEAR = r"(?P<y>\d{4}|'?\d{2})"
+#: Date formats read (full match, case-insensitive), in order. Named groups: m/d/y numeric,
+#: ``mon`` month name, ``ord`` ordinal suffix, ``wd`` weekday.
+_DATE_FORMATS = [
+    ("mdy", re.compile(r"(?P<m>\d{1,2})(?P<s>[/.-])(?P<d>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})")),
+    ("ymd", re.compile(r"(?P<y>\d{4})(?P<s>[/.-])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})")),
+    ("compact", re.compile(r"(?P<y>(?:19|20|21)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)")),
+    ("my", re.compile(r"(?P<m>\d{1,2})(?P<s>[/-])(?P<y>\d{4})")),
+    ("md", re.compile(r"(?P<m>\d{1,2})(?P<s>/)(?P<d>\d{1,2})")),
+    ("mon_d", re.compile(_MON + r"(?P<s1>\s+|-)(?P<d>\d{1,2})" + _ORD
+                         + r"(?:(?P<s2>,\s*|\s+|-)" + _YEAR + ")?", re.I)),
+    ("d_mon", re.compile(r"(?P<d>\d{1,2})" + _ORD + r"(?P<s1>\s+of\s+|\s+|-)" + _MON
+                         + r"(?:(?P<s2>,?\s+|-)" + _YEAR + ")?", re.I)),
+    ("mon_y", re.compile(_MON + r"(?P<s1>,?\s+|-)" + r"(?P<y>\d{4}|'\d{2})", re.I)),
+    ("mon", re.compile(_MON, re.I)),
+    ("y", re.compile(r"(?P<y>(?:1[89]|2[01])\d{2})")),
+    ("wd", re.compile(r"(?P<wd>mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?P<wdrest>[a-z]*)"
+                      r"(?P<mdot>\.?)", re.I)),
+]
+#: Time of day after a date (``01/02/2095 14:30``): kept as written.
+_TIME_TAIL = re.compile(r"(?P<date>.*?)(?P<time>(?:\s+|\s*@\s*|T)\d{1,2}:\d{2}(?::\d{2})?"
+                        r"(?:\s*[ap]\.?m\.?)?)", re.I | re.S)
+#: A name token: letters with inner apostrophes; titles with dots (``M.D.``) are matched first.
+_NAME_TOKEN = re.compile(r"(?P<title>(?i:M\.D\.|Ph\.D\.|D\.D\.S\.))"
+                         r"|(?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*)")
+#: Reference year for dates without a year (a leap year, so ``2/29`` is read).
+REFERENCE_YEAR = 2000
+
+
+def casefold_key(original: str) -> str:
+    """The form an original is matched by: casefolded, runs of whitespace as one space,
+    stripped (``"SMITH "`` and ``"smith"`` are the same original)."""
+    return " ".join(original.casefold().split())
+
+
+def match_case(value: str, original: str) -> str:
+    """``value`` in the case of ``original``: upper when every cased letter of the original is
+    upper (and it has two or more letters), lower when all are lower, else ``value`` as is."""
+    letters = [c for c in original if c.isalpha()]
+    if len(letters) >= 2 and all(c.isupper() for c in letters):
+        return value.upper()
+    if letters and all(c.islower() for c in letters):
+        return value.lower()
+    return value
+
+
+def _word_case(value: str, original: str) -> str:
+    """A single name word in the case of ``original``: UPPER, lower or Title."""
+    if original.isupper() and len(original) > 1:
+        return value.upper()
+    if original.islower():
+        return value.lower()
+    return value[:1].upper() + value[1:]
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """``(CATEGORY, TYPE)`` of a span label: ``"NAME/PATIENT"`` -> ``("NAME", "PATIENT")``; a
+    bare label is both (``"DATE"`` -> ``("DATE", "DATE")``, ``"PATIENT"`` ->
+    ``("PATIENT", "PATIENT")``). Upper-cased."""
+    cat, _, typ = label.upper().partition("/")
+    return cat, (typ or cat)
+
+
+#: TYPE (or bare label / category) -> surrogate kind.
+_KIND_OF = {
+    "PATIENT": "name", "DOCTOR": "name", "NAME": "name", "USERNAME": "layout",
+    "PROFESSION": "profession", "HOSPITAL": "hospital", "ORGANIZATION": "organization",
+    "STREET": "street", "CITY": "city", "STATE": "state", "COUNTRY": "country", "ZIP": "layout",
+    "ROOM": "layout", "DEPARTMENT": "department", "LOCATION-OTHER": "city", "LOCATION": "location",
+    "AGE": "age", "DATE": "date", "PHONE": "layout", "FAX": "layout", "EMAIL": "email",
+    "URL": "url", "IPADDR": "ipaddr", "CONTACT": "contact", "ID": "layout", "SSN": "layout",
+    "MEDICALRECORD": "layout", "HEALTHPLAN": "layout", "ACCOUNT": "layout", "LICENSE": "layout",
+    "VEHICLE": "layout", "DEVICE": "layout", "BIOID": "layout", "IDNUM": "layout",
+    "OTHER": "layout",
+}
+
+
+def surrogate_kind(label: str) -> str:
+    """How a label is replaced: ``name``, ``date``, ``age``, ``layout`` (digits and letters
+    in the same layout), or a Faker kind (``hospital``, ``city``, ...). Looks up the TYPE, then
+    the category; an unknown label is ``layout`` (never kept as is)."""
+    cat, typ = split_label(label)
+    return _KIND_OF.get(typ) or _KIND_OF.get(cat) or "layout"
+
+
+class SurrogateGenerator:
+    """Keyed surrogate generator (module docstring).
+
+    ``key``: bytes or str (UTF-8) of the HMAC key, or None for a random key drawn now and never
+    written; ``locale``: the Faker locale of the fake values (e.g. ``en_US``, ``en_GB``);
+    ``min_shift_days``/``max_shift_days``: bounds of the absolute date shift (a patient's shift
+    is ``±d`` with ``min_shift_days <= d <= max_shift_days``). Raises ValueError for an empty key
+    or bad bounds, AttributeError from Faker for an unknown locale.
+
+    ``stats`` counts surrogates per kind and ``date_not_parsed`` (no note text).
+    """
+
+    def __init__(self, key: bytes | str | None = None, locale: str = "en_US", *,
+                 min_shift_days: int = 30, max_shift_days: int = 730):
+        from faker import Faker
+
+        if key is None:
+            key, self.key_given = secrets.token_bytes(32), False
+        else:
+            self.key_given = True
+        if isinstance(key, str):
+            key = key.encode("utf-8")
+        if not key:
+            raise ValueError("the surrogate key is empty")
+        if not 0 < min_shift_days <= max_shift_days:
+            raise ValueError(f"need 0 < min_shift_days <= max_shift_days, got {min_shift_days}, "
+                             f"{max_shift_days}")
+        self._key = key
+        self.locale = locale
+        self.min_shift_days, self.max_shift_days = min_shift_days, max_shift_days
+        self._faker = Faker(locale)
+        self._first_names = _first_names(self._faker)
+        self.stats: Counter = Counter()
+
+    def __repr__(self) -> str:  # never show the key
+        return (f"SurrogateGenerator(locale={self.locale!r}, key_given={self.key_given}, "
+                f"shift=±[{self.min_shift_days}, {self.max_shift_days}] days)")
+
+    # ------------------------------------------------------------------ keyed randomness
+
+    def digest(self, *parts: str) -> bytes:
+        """``HMAC-SHA256(key, parts joined by U+001F)``: 32 bytes."""
+        msg = "\x1f".join(parts).encode("utf-8")
+        return hmac.new(self._key, msg, hashlib.sha256).digest()
+
+    def _rng(self, *parts: str) -> random.Random:
+        return random.Random(int.from_bytes(self.digest(*parts), "big"))
+
+    def _fake(self, *parts: str):
+        self._faker.seed_instance(int.from_bytes(self.digest(*parts)[:8], "big"))
+        return self._faker
+
+    # ------------------------------------------------------------------ the API
+
+    def date_shift(self, patient: str) -> int:
+        """The patient's date shift in days (non-zero, ``min_shift_days <= |shift| <=
+        max_shift_days``), from the key: every date of the patient moves by it."""
+        rng = self._rng("date-shift", patient)
+        days = rng.randint(self.min_shift_days, self.max_shift_days)
+        return days if rng.random() < 0.5 else -days
+
+    def surrogate(self, label: str, original: str, patient: str) -> str:
+        """The surrogate of ``original`` (a PHI string labelled ``label``) for ``patient``.
+
+        Deterministic in ``(key, patient, TYPE, casefold_key(original))`` (names: per name
+        word; dates: per patient shift); leading and trailing whitespace of ``original`` is kept.
+        The result differs from the original (case-insensitive) except for ages of 89 or less
+        (not PHI under Safe Harbor) and originals without any letter or digit. Raises ValueError
+        for an empty original.
+        """
+        if not original:
+            raise ValueError(f"empty original for label {label!r}")
+        lead = original[: len(original) - len(original.lstrip())]
+        core = original.strip()
+        if not core:
+            return original
+        trail = original[len(lead) + len(core):]
+        kind = surrogate_kind(label)
+        _, typ = split_label(label)
+        self.stats[kind] += 1
+        if kind == "date":
+            out = self._date(core, patient)
+        elif kind == "age":
+            out = _age(core)
+        elif kind == "name":
+            out = self._name(core, typ, patient)
+        else:
+            out = self._other(kind, typ, core, patient)
+        return lead + out + trail
+
+    # ------------------------------------------------------------------ kinds
+
+    def _draw(self, kind: str, typ: str, core: str, patient: str, make) -> str:
+        """``make(faker_or_rng, attempt)`` until the value differs from ``core``."""
+        base = casefold_key(core)
+        out = core
+        for attempt in range(8):
+            out = make(("v", kind, patient, typ, base, str(attempt)))
+            if casefold_key(out) != base:
+                return out
+        return out
+
+    def _other(self, kind: str, typ: str, core: str, patient: str) -> str:
+        if kind == "location":
+            kind = "hospital" if _facility_suffix(core) else "city"
+        if kind == "contact":
+            kind = "email" if "@" in core else ("url" if re.match(r"(?i)(https?:|www\.)", core)
+                                                else "layout")
+        if kind == "layout" or (kind == "hospital" and _is_acronym(core)):
+            return self._draw(kind, typ, core, patient,
+                              lambda p: layout_surrogate(core, self._rng(*p)))
+
+        def make(parts):
+            fake = self._fake(*parts)
+            if kind == "hospital":
+                suffix = _facility_suffix(core)
+                kept = core[len(core) - len(suffix):] if suffix else \
+                    fake.random_element(_FACILITY_SUFFIXES)
+                return f"{match_case(fake.last_name(), core)} {match_case(kept, core)}"
+            if kind == "state":
+                value = fake.state_abbr() if len(core) <= 3 else fake.state()
+            elif kind == "street":
+                value = fake.street_address() if any(c.isdigit() for c in core) \
+                    else fake.street_name()
+            else:
+                value = {"city": fake.city, "country": fake.country,
+                         "organization": fake.company, "profession": fake.job,
+                         "email": fake.email, "url": fake.url, "ipaddr": fake.ipv4,
+                         "department": lambda: fake.random_element(_DEPARTMENTS)}[kind]()
+            return value if kind in ("email", "url", "ipaddr") else match_case(value, core)
+
+        return self._draw(kind, typ, core, patient, make)
+
+    def _name(self, core: str, typ: str, patient: str) -> str:
+        out, pos = [], 0
+        for m in _NAME_TOKEN.finditer(core):
+            out.append(core[pos:m.start()])
+            pos = m.end()
+            tok = m.group(0)
+            if m.group("title") or tok.replace(".", "").lower() in NAME_TITLES:
+                out.append(tok)  # M.D., Dr, Mr: kept
+            elif len(tok) == 1:
+                out.append(self._initial(tok, typ, patient))
+            else:
+                out.append(self._name_word(tok, typ, patient))
+        out.append(core[pos:])
+        return "".join(out)
+
+    def _initial(self, tok: str, typ: str, patient: str) -> str:
+        for attempt in range(8):
+            c = self._rng("initial", patient, typ, tok.casefold(), str(attempt)).choice(
+                "ABCDEFGHIJKLMNOPRSTW")
+            if c.casefold() != tok.casefold():
+                break
+        return c if tok.isupper() else c.lower()
+
+    def _name_word(self, tok: str, typ: str, patient: str) -> str:
+        first = tok[:1].upper() + tok[1:].lower() in self._first_names
+        for attempt in range(8):
+            fake = self._fake("name", patient, typ, tok.casefold(), str(attempt))
+            value = fake.first_name() if first else fake.last_name()
+            value = re.sub(r"[^\w'-]", "", value) or value
+            if value.casefold() != tok.casefold():
+                break
+        return _word_case(value, tok)
+
+    def _date(self, core: str, patient: str) -> str:
+        shift = self.date_shift(patient)
+        m = _TIME_TAIL.fullmatch(core)
+        date_part, time_part = (m.group("date"), m.group("time")) if m and m.group("date") \
+            else (core, "")
+        out = shift_date(date_part, shift)
+        if out is None:
+            self.stats["date_not_parsed"] += 1
+            return self._draw("date", "DATE", core, patient,
+                              lambda p: layout_surrogate(core, self._rng(*p)))
+        return out + time_part
+
+
+def _first_names(faker) -> frozenset[str]:
+    """The locale's first names (Faker's person provider), for telling a given name from a
+    surname; falls back to en_US's."""
+    names: set[str] = set()
+    for provider in faker.get_providers():
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            value = getattr(provider, attr, None)
+            if value:
+                names.update(value.keys() if isinstance(value, dict) else value)
+    if not names:
+        from faker.providers.person.en_US import Provider
+
+        names.update(Provider.first_names)
+    return frozenset(names)
+
+
+def _facility_suffix(core: str) -> str:
+    low = core.lower()
+    for w in FACILITY_WORDS:
+        if low.endswith(w) and (len(low) == len(w) or not low[-len(w) - 1].isalnum()):
+            return w
+    return ""
+
+
+def _is_acronym(core: str) -> bool:
+    return len(core) <= 6 and core.isalpha() and core.isupper()
+
+
+def layout_surrogate(original: str, rng: random.Random) -> str:
+    """Random digits and letters in the layout of ``original``: each digit -> a random digit,
+    each upper/lower-case letter -> a random letter of that case, everything else kept
+    (``617-555-0199`` -> ``408-213-7755``)."""
+    out = []
+    for c in original:
+        if c.isdigit():
+            out.append(rng.choice("0123456789"))
+        elif c.isalpha() and c.isupper():
+            out.append(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        elif c.isalpha():
+            out.append(rng.choice("abcdefghijklmnopqrstuvwxyz"))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _age(core: str) -> str:
+    """Ages over 89 -> ``90+`` (the number only; ``92 y/o`` -> ``90+ y/o``); others kept."""
+    return re.sub(r"\d+", lambda m: "90+" if int(m.group(0)) > 89 else m.group(0), core, count=1)
+
+
+# ------------------------------------------------------------------------------ dates
+
+
+def _pad(value: int, like: str) -> str:
+    return str(value).zfill(len(like)) if like.startswith("0") else str(value)
+
+
+def _month_name(month: int, like: str) -> str:
+    """Month ``month`` (1-12) in the form of ``like`` (full name or abbreviation, its case)."""
+    full = calendar.month_name[month]
+    low = like.lower()
+    if low in _MONTHS:
+        name = full
+    elif low == "sept" and month == 9:
+        name = "Sept"
+    else:
+        name = full[:3]
+    return _word_case(name, like)
+
+
+def _ordinal(day: int, like: str | None) -> str:
+    if not like:
+        return ""
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return suffix.upper() if like.isupper() else suffix
+
+
+def _year_text(year: int, like: str) -> str:
+    if like.startswith("'"):
+        return f"'{year % 100:02d}"
+    return f"{year % 100:02d}" if len(like) == 2 else str(year)
+
+
+def _full_year(y: str) -> int:
+    y = y.lstrip("'")
+    if len(y) == 4:
+        return int(y)
+    return 2000 + int(y) if int(y) < 50 else 1900 + int(y)  # as strptime's %y (POSIX)
+
+
+def _month_of(name: str) -> int:
+    low = name.lower()
+    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(low[:3]))
+
+
+def shift_date(text: str, days: int) -> str | None:
+    """``text`` (one date, without surrounding whitespace) moved by ``days`` days in its own
+    format, or None when no format of the module docstring reads it (or it is no valid date).
+
+    Numeric dates are month first (US), day first when the first number is over 12;
+    2-digit years are read as strptime's ``%y`` (00-49 -> 20xx) and written back as 2 digits.
+    Dates without a year are read in :data:`REFERENCE_YEAR`; a month alone or month and year
+    is shifted from the 15th, a year alone from July 1st; a weekday moves by ``days mod 7``.
+    """
+    for name, rx in _DATE_FORMATS:
+        m = rx.fullmatch(text)
+        if not m:
+            continue
+        g = m.groupdict()
+        try:
+            return _shift_match(name, g, m, days)
+        except ValueError:  # no such day (13/45/2095)
+            return None
+    return None
+
+
+def _shift_match(name: str, g: dict, m: re.Match, days: int) -> str:
+    delta = dt.timedelta(days=days)
+    if name == "wd":
+        idx = next(i for i, w in enumerate(_WEEKDAYS) if w.startswith(g["wd"].lower()[:3]))
+        new = calendar.day_name[(idx + days) % 7]
+        like = g["wd"] + g["wdrest"]
+        word = new if like.lower() in _WEEKDAYS else new[: len(like)]
+        return _word_case(word, like) + g["mdot"]
+    if name in ("mdy", "ymd", "compact", "md"):
+        a, b = int(g["m"]), int(g["d"])
+        swap = name in ("mdy", "md") and a > 12 and b <= 12
+        month, day = (b, a) if swap else (a, b)
+        year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
+        d = dt.date(year, month, day) + delta
+        ms, ds = (g["d"], g["m"]) if swap else (g["m"], g["d"])
+        mt, dtx = _pad(d.month, ms), _pad(d.day, ds)
+        if name == "compact":
+            return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+        if name == "ymd":
+            return f"{d.year:04d}{g['s']}{mt}{g['s']}{dtx}"
+        first, second = (dtx, mt) if swap else (mt, dtx)
+        if name == "md":
+            return f"{first}{g['s']}{second}"
+        return f"{first}{g['s']}{second}{g['s']}{_year_text(d.year, g['y'])}"
+    if name == "my":
+        d = dt.date(int(g["y"]), int(g["m"]), 15) + delta
+        return f"{_pad(d.month, g['m'])}{g['s']}{d.year}"
+    if name == "y":
+        d = dt.date(int(g["y"]), 7, 1) + delta
+        return str(d.year)
+    month = _month_of(g["mon"])
+    if name in ("mon", "mon_y"):
+        year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
+        d = dt.date(year, month, 15) + delta
+        out = _month_name(d.month, g["mon"]) + g["mdot"]
+        return out if name == "mon" else out + g["s1"] + _year_text(d.year, g["y"])
+    year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
+    d = dt.date(year, month, int(g["d"])) + delta
+    mon = _month_name(d.month, g["mon"]) + g["mdot"]
+    day = _pad(d.day, g["d"]) + _ordinal(d.day, g.get("ord"))
+    tail = g["s2"] + _year_text(d.year, g["y"]) if g.get("y") else ""
+    if name == "mon_d":
+        return f"{mon}{g['s1']}{day}{tail}"
+    return f"{day}{g['s1']}{mon}{tail}"
+
+
+__all__ = ["SurrogateGenerator", "shift_date", "layout_surrogate", "surrogate_kind",
+           "split_label", "casefold_key", "match_case"]
