@@ -82,6 +82,7 @@ VOCAB_FILES = frozenset({"tokenizer.json", "vocab.txt", "vocab.json", "merges.tx
 #: (name pattern, reason) of files refused with a specific message; checked after the allow-list.
 REFUSED_PATTERNS: tuple[tuple[str, str], ...] = (
     ("errors.local*", "error listings quote note text"),
+    ("*.local.*", "local-only files hold note text or PHI (error listings, surrogate mappings)"),
     ("*.jsonl", "JSONL dumps hold documents or predictions (note text)"),
     ("pred*", "predictions hold note text"),
     ("*.xml", "corpus files hold note text"),

@@ -31,6 +31,56 @@ from clinical_ner.windows import make_windows, special_affixes, tokenize_documen
 WINDOW_MERGES = ("central", "longest")
 
 
+def class_thresholds(threshold, id2label: dict[int, str]) -> np.ndarray | None:
+    """Per class id, the probability of ``O`` at or above which a token is ``O`` (NaN: plain
+    arg-max for that class's entity type); None when ``threshold`` is None (plain arg-max).
+
+    ``threshold``: None, a float in (0, 1], or a mapping of entity type (``"PATIENT"``, as in
+    ``id2label`` without ``B-``/``I-``) to such a float, with an optional ``"default"`` key for
+    the other types (else they keep the arg-max). Raises ValueError for a value outside (0, 1]
+    or an entity type the model does not predict.
+    """
+    if threshold is None:
+        return None
+    types = {lab[2:] for lab in id2label.values() if lab != "O"}
+    if isinstance(threshold, (int, float)):
+        mapping, default = {}, float(threshold)
+    else:
+        mapping = {str(k): v for k, v in dict(threshold).items() if k != "default"}
+        default = dict(threshold).get("default")
+        unknown = sorted(set(mapping) - types)
+        if unknown:
+            raise ValueError(f"thresholds for {unknown}: the model predicts no such entity type "
+                             f"(it has {', '.join(sorted(types))})")
+    out = np.full(len(id2label), np.nan)
+    for k, lab in id2label.items():
+        if lab == "O":
+            continue
+        value = mapping.get(lab[2:], default)
+        if value is None:
+            continue
+        if not 0 < float(value) <= 1:
+            raise ValueError(f"threshold {value!r} for {lab[2:]} is not in (0, 1]")
+        out[int(k)] = float(value)
+    return out
+
+
+def decide_classes(probs: np.ndarray, thresholds: np.ndarray | None) -> np.ndarray:
+    """Class ids from probabilities ``probs`` (``(..., num_labels)``, class 0 = ``O``).
+
+    ``thresholds`` None: arg-max. Else recall first: a token is the arg-max among the non-``O``
+    classes unless ``P(O)`` is at least that class's threshold (:func:`class_thresholds`; NaN
+    keeps the plain arg-max for that class)."""
+    best = probs.argmax(-1)
+    if thresholds is None:
+        return best
+    cand = probs[..., 1:].argmax(-1) + 1
+    thr = thresholds[cand]
+    p_o = probs[..., 0]
+    by_threshold = np.where(p_o >= thr, 0, cand)
+    return np.where(np.isnan(thr), best, by_threshold)
+
+
 def fill_untokenized(tags: list[str], has_token: Sequence[bool]) -> int:
     """Give words that produced no sub-token (e.g. a lone control character) a tag: ``I-X``
     when both neighbours are inside the same entity X, else ``O``. Returns how many were filled.
@@ -50,25 +100,57 @@ def fill_untokenized(tags: list[str], has_token: Sequence[bool]) -> int:
 
 
 def merge_window_predictions(n_words: int, window_preds: Sequence[tuple[Sequence[int],
-                             Sequence[int], np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+                             Sequence[int], np.ndarray]], *, with_probs: bool = False):
     """Merge per-window predictions into one class id per word.
 
     ``window_preds`` holds, per window, ``(word_index, centrality, class_ids)`` aligned by
-    position (word_index -1 = no word starts there). For each word the prediction from the
+    position (word_index -1 = no word starts there); with ``with_probs`` a fourth item, the
+    class probabilities ``(positions, num_labels)``. For each word the prediction from the
     window where it is most central wins (ties: the earlier window). Returns ``(class_ids,
-    has_prediction)``, arrays of length ``n_words``; words never seen get class 0.
+    has_prediction)``, arrays of length ``n_words``; words never seen get class 0; with
+    ``with_probs`` also the winning window's probabilities per word ``(n_words, num_labels)``
+    (zeros for words never seen).
     """
     best = np.full(n_words, -2, dtype=np.int64)
     out = np.zeros(n_words, dtype=np.int64)
-    for word_index, centrality, classes in window_preds:
-        for w, c, k in zip(word_index, centrality, classes):
+    probs = None
+    for item in window_preds:
+        word_index, centrality, classes = item[:3]
+        if with_probs and probs is None:
+            probs = np.zeros((n_words, item[3].shape[-1]), dtype=np.float32)
+        for pos, (w, c, k) in enumerate(zip(word_index, centrality, classes)):
             if w >= 0 and c > best[w]:
                 best[w], out[w] = c, k
+                if with_probs:
+                    probs[w] = item[3][pos]
+    if with_probs:
+        return out, best > -2, probs if probs is not None else np.zeros((n_words, 1))
     return out, best > -2
 
 
+def span_scores(words: Sequence[tuple[int, int]], spans: Sequence[Span],
+                word_probs: np.ndarray, id2label: dict[int, str], entity_of) -> list[float]:
+    """Per span, the mean over its words of the probability of its entity type (``P(B-X) +
+    P(I-X)`` of the word's merged window, :func:`merge_window_predictions`). ``words``:
+    ``(start, end)`` character offsets; ``entity_of``: span label -> entity type."""
+    import bisect
+
+    label2id = {v: int(k) for k, v in id2label.items()}
+    starts = [w[0] for w in words]
+    out = []
+    for s in spans:
+        ent = entity_of(s.label)
+        cols = [label2id[f"B-{ent}"], label2id[f"I-{ent}"]]
+        lo = bisect.bisect_left(starts, s.start)
+        idx = [i for i in range(lo, len(words)) if words[i][1] <= s.end]
+        idx = [i for i in idx if words[i][0] < s.end]
+        vals = word_probs[idx][:, cols].sum(-1) if idx else np.zeros(1)
+        out.append(round(float(vals.mean()), 6))
+    return out
+
+
 def pipeline_merge(pipe, text: str, windows: Sequence[dict], logits: Sequence[torch.Tensor],
-                   span_label_of=lambda ent: ent) -> list[Span]:
+                   span_label_of=lambda ent: ent, scores: list | None = None) -> list[Span]:
     """Spans of one note by the token classification pipeline's rule (``window_merge="longest"``).
 
     ``pipe``: a ``TokenClassificationPipeline`` (its tokenizer and ``config.id2label`` are used,
@@ -82,7 +164,8 @@ def pipeline_merge(pipe, text: str, windows: Sequence[dict], logits: Sequence[to
 
     The pipeline can return a zero-width entity (with byte-level BPE tokenizers a lone
     whitespace token has offsets ``(k, k)``); a span cannot be empty, so such entities are left
-    out and counted in ``pipe.zero_width_dropped`` (created here when missing).
+    out and counted in ``pipe.zero_width_dropped`` (created here when missing). ``scores``, when
+    given, receives each returned span's pipeline ``score`` (in the order of the spans).
     """
     from transformers.pipelines.token_classification import AggregationStrategy
 
@@ -99,27 +182,41 @@ def pipeline_merge(pipe, text: str, windows: Sequence[dict], logits: Sequence[to
     ents = pipe.postprocess(outputs, aggregation_strategy=AggregationStrategy.FIRST)
     kept = [e for e in ents if int(e["end"]) > int(e["start"])]
     pipe.zero_width_dropped = getattr(pipe, "zero_width_dropped", 0) + len(ents) - len(kept)
-    return sorted(Span(int(e["start"]), int(e["end"]), span_label_of(e["entity_group"]))
-                  for e in kept)
+    pairs = sorted((Span(int(e["start"]), int(e["end"]), span_label_of(e["entity_group"])),
+                    round(float(e["score"]), 6)) for e in kept)
+    if scores is not None:
+        scores.extend(sc for _, sc in pairs)
+    return [sp for sp, _ in pairs]
 
 
 @torch.inference_mode()
 def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int, str], *,
                       max_seq_length: int = 256, doc_stride: int = 64, batch_size: int = 32,
                       span_label_of=lambda ent: ent, device=None,
-                      window_merge: str = "central") -> list[list[Span]]:
+                      window_merge: str = "central", threshold=None,
+                      return_scores: bool = False):
     """Predict spans for whole notes.
 
     ``texts``: the notes; ``id2label``: class id -> IOB2 tag (``config.id2label``);
     ``span_label_of``: entity type -> span label (e.g. ``"DOCTOR"`` -> ``"NAME/DOCTOR"``);
     ``window_merge``: ``"central"`` or ``"longest"`` (module docstring; ``"longest"`` uses the
-    model's ``config.id2label``). Returns, per note, spans with character offsets into that
-    note. No note is truncated. Raises ValueError for an unknown ``window_merge``.
+    model's ``config.id2label``); ``threshold``: None (arg-max), a float or a per-type mapping
+    (:func:`class_thresholds`: a token is PHI unless ``P(O)`` reaches the threshold; central
+    merge only). Returns, per note, spans with character offsets into that note; with
+    ``return_scores`` a pair ``(spans, scores)``, ``scores[i][j]`` the score of span j of note i
+    (central: :func:`span_scores`; longest: the pipeline's entity score). No note is truncated.
+    Raises ValueError for an unknown ``window_merge``, a bad threshold, or a threshold with
+    ``window_merge="longest"`` (the pipeline's rule decides by arg-max).
     """
     from clinical_ner.labels import bio_to_spans
 
     if window_merge not in WINDOW_MERGES:
         raise ValueError(f"window_merge must be one of {WINDOW_MERGES}, not {window_merge!r}")
+    if threshold is not None and window_merge == "longest":
+        raise ValueError("a threshold needs window_merge='central' (the pipeline's rule of "
+                         "'longest' decides by arg-max)")
+    thresholds = class_thresholds(threshold, id2label)
+    want_probs = return_scores or thresholds is not None
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -150,10 +247,16 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
             for r, w in enumerate(batch):
                 per_doc[w["doc_index"]].append((w, cpu_logits[r, : len(w["input_ids"])]))
             continue
-        classes = logits.argmax(-1).cpu().numpy()
+        if want_probs:
+            probs = logits.float().softmax(-1).cpu().numpy()
+            classes = decide_classes(probs, thresholds) if thresholds is not None else \
+                logits.argmax(-1).cpu().numpy()
+        else:
+            classes = logits.argmax(-1).cpu().numpy()
         for r, w in enumerate(batch):
             n = len(w["input_ids"])
-            per_doc[w["doc_index"]].append((w["word_index"], w["centrality"], classes[r, :n]))
+            item = (w["word_index"], w["centrality"], classes[r, :n])
+            per_doc[w["doc_index"]].append(item + (probs[r, :n],) if return_scores else item)
     if was_training:
         model.train()
     if window_merge == "longest":
@@ -166,29 +269,39 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
             pipe = TokenClassificationPipeline(model=model, tokenizer=tokenizer, device=device)
         finally:
             hf_logging.set_verbosity(verbosity)
-        out = []
+        out, out_scores = [], []
         for i, text in enumerate(texts):
             ws = sorted(per_doc[i], key=lambda x: x[0]["window_index"])
+            note_scores: list[float] = []
             out.append(pipeline_merge(pipe, text, [w for w, _ in ws], [lg for _, lg in ws],
-                                      span_label_of))
+                                      span_label_of, scores=note_scores))
+            out_scores.append(note_scores)
         if getattr(pipe, "zero_width_dropped", 0):
             import warnings
 
             warnings.warn(f"window_merge='longest': {pipe.zero_width_dropped} zero-width "
                           "entities of the pipeline's rule left out (whitespace tokens of a "
                           "byte-level BPE tokenizer)", stacklevel=2)
-        return out
-    results = []
+        return (out, out_scores) if return_scores else out
+    results, scores = [], []
+    entity_of_label = {span_label_of(lab[2:]): lab[2:] for lab in id2label.values()
+                       if lab != "O"}
     for i in range(len(texts)):
-        cls, seen = merge_window_predictions(len(words[i]), per_doc[i])
+        merged = merge_window_predictions(len(words[i]), per_doc[i], with_probs=return_scores)
+        cls, seen = merged[0], merged[1]
         tags = [id2label[int(k)] for k in cls]
         fill_untokenized(tags, seen)
-        results.append(bio_to_spans(words[i], tags, span_label_of))
-    return results
+        spans = bio_to_spans(words[i], tags, span_label_of)
+        results.append(spans)
+        if return_scores:
+            scores.append(span_scores(words[i], spans, merged[2], id2label,
+                                      entity_of_label.__getitem__))
+    return (results, scores) if return_scores else results
 
 
 def predict_corpus(model, tokenizer, docs: Sequence[Document], task, **kwargs) -> list[Document]:
-    """Predict every document with :func:`predict_documents`; returns documents with the same
+    """Predict every document with :func:`predict_documents` (``kwargs``: its window, batch,
+    merge and ``threshold`` options; not ``return_scores``); returns documents with the same
     id and text and the predicted spans (task span labels)."""
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     spans = predict_documents(model, tokenizer, [d.text for d in docs], id2label,

@@ -1,0 +1,657 @@
+"""Apply a trained model to new notes: spans and de-identified text out, streaming.
+
+Layer 5. :func:`run_prediction` reads the notes of ``--input`` one at a time
+(:func:`iter_notes`: ``.txt`` files, JSONL records, i2b2 2014 XML or brat), collects them in
+chunks of ``--chunk_size`` notes, predicts each chunk with the run's task, windows and batching
+(:func:`clinical_ner.inference.predict_documents`, the code path of ``eval_ner.py --model``),
+redacts it (:func:`clinical_ner.redaction.redact`) and writes it before reading on, so memory
+does not grow with the number of notes. Files in ``--output_dir``:
+
+* ``predictions.jsonl``: one line per note, ``{"id", "spans": [{"start", "end", "label",
+  "score", "out_start", "out_end"}]}`` (offsets into the input text and, when redacting, into
+  the de-identified text; ``score``: the span's mean probability). A note's line is written
+  after its de-identified file, so a line means the note is done: a rerun (``--resume``, the
+  default) skips those notes and a killed run loses at most the chunk it was writing.
+* ``deid/``: de-identified notes in the input's format (``<id>.txt``; i2b2 2014 XML with the
+  new ``<TEXT>`` and the predicted tags at their new offsets, checked to read back; brat
+  ``.txt`` + ``.ann``; JSONL records ``{"id", "text", "spans"}``, other fields not copied as they
+  are not de-identified). Each file is written atomically (temporary file + ``os.replace``).
+* ``summary.json``: counts only (notes, characters, spans per label, skipped notes with their
+  file and reason, seconds, notes/s, ``inference_seconds``, peak memory, settings, with
+  ``--gold`` the leak report); no note text and never the surrogate key.
+* ``surrogates.local.jsonl`` (``--redact surrogate``): ``{"patient", "label", "original",
+  "surrogate"}`` once per patient and original. It holds PHI: local only (the ``*.local.*``
+  pattern is git-ignored and refused by the publish step).
+
+A folder is refused when it holds anything else than these outputs (a user's files are never
+overwritten), or a previous run when ``--resume false``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clinical_ner.documents import Document, FormatError, LoadReport, Span
+
+logger = logging.getLogger("clinical_ner")
+
+#: ``--format`` values: the input formats read and written.
+INPUT_FORMATS = ("text", "i2b2_2014", "brat", "jsonl")
+#: Default ``--group_by``: the i2b2 ``PPP-RR`` record id's patient prefix.
+DEFAULT_GROUP_BY = r"^(\d+)-\d+"
+#: Environment variable read when ``--surrogate_key`` is not given.
+KEY_ENV = "CLINICAL_NER_SURROGATE_KEY"
+#: The entries of an output folder this tool writes (anything else makes it refuse the folder).
+OWN_OUTPUTS = ("predictions.jsonl", "summary.json", "surrogates.local.jsonl", "deid")
+#: Settings that must not change between a run and its resumption.
+RESUME_SETTINGS = ("model", "input", "format", "redact", "threshold", "thresholds_file",
+                   "window_merge", "group_by", "locale", "max_seq_length", "doc_stride")
+
+
+@dataclass
+class PredictArguments:
+    """Arguments of ``predict_ner.py``."""
+
+    model: str = field(default=None, metadata={
+        "help": "Run folder written by train_ner.py (task and window settings from its "
+                "clinical_ner.json)."})
+    input: str = field(default=None, metadata={
+        "help": "Notes: a .txt file or folder of them (text), a .jsonl file or folder (jsonl), "
+                "a folder (or file) of i2b2 2014 XML, or a brat folder."})
+    format: str = field(default="text", metadata={
+        "help": "Input format; de-identified notes are written in it.",
+        "choices": list(INPUT_FORMATS)})
+    output_dir: str = field(default=None, metadata={
+        "help": "Output folder (predictions.jsonl, deid/, summary.json, surrogates.local.jsonl)."})
+    redact: str = field(default="tag", metadata={
+        "help": "none (spans only), tag ([PATIENT]), mask (****) or surrogate (realistic, "
+                "consistent per patient).", "choices": ["none", "tag", "mask", "surrogate"]})
+    threshold: float = field(default=None, metadata={
+        "help": "Recall first: a token is PHI unless P(O) >= THRESHOLD (default: arg-max)."})
+    thresholds_file: str = field(default=None, metadata={
+        "help": "YAML of per-type thresholds (TYPE or CATEGORY/TYPE: P, optional default: P); "
+                "--threshold is the default for types it does not list."})
+    batch_size: int = field(default=32, metadata={"help": "Inference batch size (windows)."})
+    chunk_size: int = field(default=64, metadata={
+        "help": "Notes read, predicted and written together (memory and the most a killed run "
+                "loses)."})
+    resume: bool = field(default=True, metadata={
+        "help": "Skip notes already in OUTPUT_DIR/predictions.jsonl (false: refuse a folder "
+                "with a previous run)."})
+    on_error: str = field(default="stop", metadata={
+        "help": "An unreadable note (bad encoding, empty, bad record): stop, or skip it (named "
+                "and counted in summary.json).", "choices": ["stop", "skip"]})
+    group_by: str = field(default=DEFAULT_GROUP_BY, metadata={
+        "help": "Regex on the note id giving its patient (group 1, else the match); a JSONL "
+                "'patient' field wins; no match: the note is its own patient."})
+    surrogate_key: str = field(default=None, metadata={
+        "help": f"Key of the surrogates (default: env {KEY_ENV}; else a random key per run, "
+                "never written: surrogates cannot be recomputed and the run cannot resume)."})
+    locale: str = field(default="en_US", metadata={"help": "Faker locale of surrogates."})
+    window_merge: str = field(default="central", metadata={
+        "help": "central or longest (as eval_ner.py).", "choices": ["central", "longest"]})
+    max_seq_length: int = field(default=None, metadata={
+        "help": "Window length in sub-tokens (default: the run's)."})
+    doc_stride: int = field(default=None, metadata={
+        "help": "Window overlap in sub-tokens (default: the run's)."})
+    device: str = field(default=None, metadata={
+        "help": "Inference device (default: cuda when available, else cpu)."})
+    backend: str = field(default="torch", metadata={
+        "help": "torch or onnx (as eval_ner.py).", "choices": ["torch", "onnx"]})
+    precision: str = field(default="fp32", metadata={
+        "help": "fp32, int8, fp16 or bf16 (as eval_ner.py).",
+        "choices": ["fp32", "int8", "fp16", "bf16"]})
+    threads_per_process: int = field(default=None, metadata={
+        "help": "Intra-op threads of torch / ONNX Runtime."})
+    gold: bool = field(default=False, metadata={
+        "help": "Read the input's gold tags (i2b2_2014, brat, jsonl) and report residual PHI "
+                "and over-redaction in summary.json (leak)."})
+    disable_tqdm: bool = field(default=False, metadata={"help": "No progress bar."})
+
+
+@dataclass
+class Note:
+    """One input note: ``id``, exact ``text``, its ``file``, the JSONL ``patient`` field when
+    given, ``gold`` spans (only with ``--gold``), ``deid_file`` (the output file it belongs to,
+    JSONL) and ``error`` (why it cannot be read; then ``text`` is empty)."""
+
+    id: str
+    text: str
+    file: str
+    patient: str | None = None
+    gold: tuple[Span, ...] = ()
+    deid_file: str | None = None
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def _files(path: Path, suffix: str, recursive: bool = False) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FormatError(f"{path}: no such file or folder")
+    found = path.rglob("*") if recursive else path.iterdir()
+    files = sorted(p for p in found if p.is_file() and p.suffix.lower() == suffix)
+    if not files:
+        raise FormatError(f"{path}: no {suffix} files")
+    return files
+
+
+def count_notes(fmt: str, path: str | Path) -> int | None:
+    """The number of notes (files) for the progress bar; None for JSONL (not counted)."""
+    if fmt == "jsonl":
+        return None
+    return len(_files(Path(path), ".xml" if fmt == "i2b2_2014" else ".txt", fmt == "brat"))
+
+
+def iter_notes(fmt: str, path: str | Path, *, gold: bool = False) -> Iterator[Note]:
+    """Yield the notes of ``path`` one at a time, in file (and line) order.
+
+    ``text``: a ``.txt`` file or every ``*.txt`` of a folder (any case; not recursive), id =
+    file stem, text as stored (UTF-8, no newline translation). ``jsonl``: a file or every
+    ``*.jsonl`` of a folder, records ``{"id", "text", ...}`` (``patient`` optional; ``spans``
+    read with ``gold``). ``i2b2_2014``: ``*.xml`` with :func:`data_scripts.i2b2_2014.read_file`
+    (tags as written). ``brat``: ``*.txt`` under the folder (ids relative paths), the ``.ann``
+    read only with ``gold``. A note that cannot be read (not UTF-8, empty or only whitespace,
+    not JSON, a bad record or tag) is yielded with ``error`` naming file, line or offset; a
+    missing path or a folder without such files raises :class:`FormatError`. Ids are not
+    checked for repeats here (:func:`run_prediction` does).
+    """
+    from data_scripts import brat, i2b2_2014
+    from data_scripts.loader_common import decode_utf8
+
+    path = Path(path)
+    if fmt not in INPUT_FORMATS:
+        raise FormatError(f"unknown input format {fmt!r}; known: {', '.join(INPUT_FORMATS)}")
+    if fmt == "jsonl":
+        for f in _files(path, ".jsonl"):
+            yield from _jsonl_notes(f, gold)
+        return
+    root = path if path.is_dir() else path.parent
+    for f in _files(path, ".xml" if fmt == "i2b2_2014" else ".txt", fmt == "brat"):
+        note_id = f.relative_to(root).with_suffix("").as_posix() if fmt == "brat" else f.stem
+        try:
+            if fmt == "text":
+                text, spans = decode_utf8(f.read_bytes(), f), ()
+            elif fmt == "i2b2_2014":
+                doc = i2b2_2014.read_file(f, LoadReport("i2b2_2014", as_written=True),
+                                          as_written=True)
+                text, spans = doc.text, doc.spans
+            else:
+                ann = next((p for p in (f.with_suffix(".ann"), f.with_suffix(".ANN"))
+                            if p.exists()), None) if gold else None
+                doc = brat.read_document(f, ann, LoadReport("brat", as_written=True),
+                                         doc_id=note_id, as_written=True)
+                text, spans = doc.text, doc.spans
+        except (FormatError, OSError) as exc:
+            yield Note(note_id, "", str(f), error=str(exc))
+            continue
+        if not text.strip():
+            yield Note(note_id, "", str(f), error=f"{f}: empty note (no text)")
+            continue
+        yield Note(note_id, text, str(f), gold=tuple(spans) if gold else ())
+
+
+def _jsonl_notes(f: Path, gold: bool) -> Iterator[Note]:
+    with f.open("rb") as fh:
+        for lineno, data in enumerate(fh, 1):
+            where = f"{f}:{lineno}"
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Note(f"{f.name}:{lineno}", "", where, deid_file=f.name,
+                           error=f"{where}: encoding error: not UTF-8 at byte {exc.start} of "
+                                 "the line")
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if isinstance(record, dict) and not gold:
+                    record = {k: record[k] for k in ("id", "text") if k in record}
+                doc = Document.from_json(record, where=where)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                yield Note(f"{f.name}:{lineno}", "", where, deid_file=f.name,
+                           error=f"{where}: not JSON: {exc}")
+                continue
+            except FormatError as exc:
+                rid = record.get("id") if isinstance(record, dict) else None
+                yield Note(str(rid) if rid is not None else f"{f.name}:{lineno}", "", where,
+                           deid_file=f.name, error=str(exc))
+                continue
+            patient = record.get("patient")
+            if not doc.text.strip():
+                yield Note(doc.id, "", where, deid_file=f.name,
+                           error=f"{where}: record {doc.id!r}: empty note (no text)")
+                continue
+            yield Note(doc.id, doc.text, where, None if patient is None else str(patient),
+                       doc.spans, deid_file=f.name)
+
+
+def patient_of(note: Note, group_by: re.Pattern) -> str:
+    """The patient a note belongs to: its JSONL ``patient`` field, else ``group_by``'s group 1
+    (or whole match) on the note id, else the note id itself."""
+    if note.patient is not None:
+        return note.patient
+    m = group_by.search(note.id)
+    if m:
+        return m.group(1) if m.groups() and m.group(1) is not None else m.group(0)
+    return note.id
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def _atomic(path: Path, text: str) -> None:
+    from clinical_ner.files import write_text_atomic
+
+    write_text_atomic(path, text)
+
+
+def _append(path: Path, lines: list[str]) -> None:
+    """Append whole lines and fsync (a crash can leave only a partial last line, which
+    :func:`_complete_lines` drops on resume)."""
+    if not lines:
+        return
+    with open(path, "a", encoding="utf-8", newline="") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """The complete lines of a file we append to; a partial last line (a killed write) is cut
+    off the file."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(end)
+        logger.warning("%s: cut a partial last line (an interrupted write)", path)
+    return data[:end].decode("utf-8").splitlines()
+
+
+def _safe_relative(note_id: str) -> Path:
+    from clinical_ner.predictions import _relative_path
+
+    return Path(_relative_path(note_id))
+
+
+def write_deid(fmt: str, deid_dir: Path, note: Note, text: str, spans: list[Span]) -> str | None:
+    """Write one de-identified note (``text`` with ``spans`` at their new offsets) into
+    ``deid_dir`` in ``fmt``, atomically; returns the JSONL line for ``jsonl`` (appended by the
+    caller), else None. i2b2 2014 files are read back and must give the same text and tags.
+    Raises ValueError naming the note when they do not, or for an id unusable as a file name."""
+    doc = Document(note.id, text, tuple(spans))
+    if fmt == "jsonl":
+        return json.dumps(doc.to_json(), ensure_ascii=False)
+    if fmt == "text":
+        _atomic(deid_dir / (_safe_relative(note.id).as_posix() + ".txt"), text)
+        return None
+    if fmt == "brat":
+        from clinical_ner.predictions import brat_lines
+
+        stem = deid_dir / _safe_relative(note.id)
+        _atomic(stem.with_name(stem.name + ".txt"), text)
+        _atomic(stem.with_name(stem.name + ".ann"), "".join(x + "\n" for x in brat_lines(doc)))
+        return None
+    from data_scripts import i2b2_2014
+
+    target = deid_dir / (Path(note.file).name if note.file.lower().endswith(".xml")
+                         else f"{note.id}.xml")
+    tmp = target.with_name(f".{target.name}.tmp")
+    i2b2_2014.write_file(doc, tmp)
+    try:
+        back = i2b2_2014.read_file(tmp, LoadReport("i2b2_2014"), as_written=True)
+        if back.text != text or set(back.spans) != set(spans):
+            raise ValueError(f"note {note.id!r}: the de-identified i2b2 XML does not read back "
+                             "with the same text and tags (a character XML 1.0 cannot hold?)")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return None
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+def check_output_dir(out: Path, resume: bool) -> bool:
+    """Check ``out`` before any work: create it when missing; refuse (ValueError) a folder
+    holding anything but :data:`OWN_OUTPUTS` (and our temporary ``.*.tmp`` files, removed), or
+    a previous run without ``resume``. Returns whether a previous run is there to resume."""
+    out.mkdir(parents=True, exist_ok=True)
+    entries = sorted(p.name for p in out.iterdir())
+    foreign = [n for n in entries if n not in OWN_OUTPUTS and not
+               (n.startswith(".") and n.endswith(".tmp"))]
+    if foreign:
+        raise ValueError(f"--output_dir {out} holds files this tool did not write "
+                         f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
+                         "choose an empty or new folder (nothing is overwritten)")
+    for n in entries:
+        if n.startswith(".") and n.endswith(".tmp"):
+            (out / n).unlink()
+    previous = any(n in entries for n in OWN_OUTPUTS)
+    if previous and not resume:
+        raise ValueError(f"--output_dir {out} holds a previous run; rerun with --resume true to "
+                         "finish it, or choose another folder")
+    return previous
+
+
+def run_settings(args: PredictArguments) -> dict:
+    """The run folder's settings (``clinical_ner.json``: task, format, label_granularity,
+    max_seq_length, doc_stride; defaults of :class:`clinical_ner.training.DataArguments`),
+    ``--max_seq_length``/``--doc_stride`` overriding. Raises FormatError for a missing run
+    folder or a settings file that is not JSON."""
+    from clinical_ner.training import DataArguments
+
+    run = Path(args.model)
+    if not run.is_dir():
+        raise FormatError(f"--model {run}: no such run folder")
+    saved = {}
+    if (run / "clinical_ner.json").is_file():
+        try:
+            saved = json.loads((run / "clinical_ner.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"{run / 'clinical_ner.json'}: not JSON: {exc}") from exc
+    d = DataArguments()
+    out = {k: saved.get(k) or getattr(d, k) for k in
+           ("task", "format", "label_granularity", "max_seq_length", "doc_stride")}
+    for k in ("max_seq_length", "doc_stride"):
+        if getattr(args, k) is not None:
+            out[k] = getattr(args, k)
+    return out
+
+
+def load_thresholds(args: PredictArguments, task):
+    """The ``threshold`` argument of :func:`clinical_ner.inference.predict_documents`: None,
+    ``--threshold``, or the YAML of ``--thresholds_file`` (keys: entity types, span labels
+    ``CATEGORY/TYPE`` or ``default``) as entity type -> P, with ``--threshold`` as default.
+    Raises ValueError naming the file for a bad file or an unknown type."""
+    if not args.thresholds_file:
+        return args.threshold
+    import yaml
+
+    path = Path(args.thresholds_file)
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"--thresholds_file {path}: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise ValueError(f"--thresholds_file {path}: expected a mapping TYPE: probability")
+    out: dict = {"default": args.threshold}
+    types = task.scheme.entity_types
+    for k, v in cfg.items():
+        k = str(k)
+        if k == "default":
+            out["default"] = float(v)
+        elif k in task.scheme.span_labels:
+            out[task.scheme.entity_of(k)] = float(v)
+        elif k in types:
+            out[k] = float(v)
+        else:
+            raise ValueError(f"--thresholds_file {path}: {k!r} is not a type of the model "
+                             f"({', '.join(types[:5])}, ...)")
+    return out
+
+
+def _surrogate_key(args: PredictArguments) -> tuple[str | None, str]:
+    if args.surrogate_key:
+        return args.surrogate_key, "--surrogate_key"
+    if os.environ.get(KEY_ENV):
+        return os.environ[KEY_ENV], f"env {KEY_ENV}"
+    return None, "random per run (not written; surrogates cannot be recomputed)"
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_prediction(args: PredictArguments) -> dict:
+    """Predict, redact and write every note of ``args.input`` (module docstring); returns the
+    summary (also ``OUTPUT_DIR/summary.json``).
+
+    Raises ValueError/FormatError for bad arguments or input before any model loads (missing
+    ``--model``/``--input``/``--output_dir``, an output folder that is not ours, a resumed run
+    whose settings changed, a surrogate run resumed without its key, labels the output format
+    cannot hold, a task/model label mismatch), and with ``--on_error stop`` for the first
+    unreadable note (the notes before it are written).
+    """
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoConfig, AutoTokenizer
+
+    from clinical_ner.backends import check_backend, load_inference_model
+    from clinical_ner.files import write_json_atomic
+    from clinical_ner.inference import predict_documents
+    from clinical_ner.redaction import LeakCounter, redact
+    from clinical_ner.surrogates import SurrogateGenerator, casefold_key
+    from clinical_ner.tasks import get_task
+
+    for name in ("model", "input", "output_dir"):
+        if not getattr(args, name):
+            raise ValueError(f"--{name} is required")
+    if args.format not in INPUT_FORMATS:
+        raise ValueError(f"--format must be one of {INPUT_FORMATS}, not {args.format!r}")
+    if args.gold and args.format == "text":
+        raise ValueError("--gold reads the input's gold tags: use --format i2b2_2014, brat or "
+                         "jsonl (plain text has none)")
+    if args.gold and args.redact == "none":
+        raise ValueError("--gold measures what a redaction leaves: give --redact tag, mask or "
+                         "surrogate")
+    if args.chunk_size < 1 or args.batch_size < 1:
+        raise ValueError("--chunk_size and --batch_size must be at least 1")
+    try:
+        group_by = re.compile(args.group_by)
+    except re.error as exc:
+        raise ValueError(f"--group_by {args.group_by!r} is not a regular expression: {exc}") \
+            from exc
+    inp, out = Path(args.input), Path(args.output_dir)
+    if not inp.exists():
+        raise FormatError(f"--input {inp}: no such file or folder")
+    if out.resolve() == inp.resolve() or out.resolve() in inp.resolve().parents \
+            or inp.resolve() in out.resolve().parents:
+        raise ValueError("--output_dir must be outside --input (and --input outside it)")
+    st = run_settings(args)
+    task = get_task(st["task"], st["format"], st["label_granularity"])
+    if args.format in ("i2b2_2014", "brat"):
+        from clinical_ner.predictions import check_writable
+
+        check_writable(args.format, task.scheme.span_labels)
+    thresholds = load_thresholds(args, task)
+    key, key_source = _surrogate_key(args)
+    settings = {"model": str(args.model), "input": str(args.input), "format": args.format,
+                "redact": args.redact, "threshold": args.threshold,
+                "thresholds_file": args.thresholds_file, "window_merge": args.window_merge,
+                "group_by": args.group_by, "locale": args.locale, **st,
+                "batch_size": args.batch_size, "chunk_size": args.chunk_size,
+                "on_error": args.on_error, "gold": args.gold,
+                "surrogate_key": key_source if args.redact == "surrogate" else None}
+    previous = check_output_dir(out, args.resume)
+    pred_path, map_path, deid_dir = (out / "predictions.jsonl", out / "surrogates.local.jsonl",
+                                     out / "deid")
+    done: set[str] = set()
+    if previous:
+        old = {}
+        if (out / "summary.json").is_file():
+            old = json.loads((out / "summary.json").read_text(encoding="utf-8")).get(
+                "settings", {})
+        changed = [k for k in RESUME_SETTINGS if k in old and old[k] != settings[k]]
+        if changed:
+            what = ", ".join(f"{k}: {old[k]!r} then, {settings[k]!r} now" for k in changed)
+            raise ValueError(f"--output_dir {out} holds a run with other settings ({what}); "
+                             "choose another folder")
+        done = {json.loads(line)["id"] for line in _complete_lines(pred_path)}
+        if done and args.redact == "surrogate" and key is None:
+            raise ValueError(f"--output_dir {out}: resuming a surrogate run needs its "
+                             f"--surrogate_key (or env {KEY_ENV}); the random key of a run "
+                             "without one is never written")
+        if args.format == "jsonl" and deid_dir.is_dir():
+            for f in sorted(deid_dir.glob("*.jsonl")):  # keep the lines of finished notes only
+                kept, seen = [], set()
+                for line in _complete_lines(f):
+                    rid = json.loads(line)["id"]
+                    if rid in done and rid not in seen:
+                        kept.append(line)
+                        seen.add(rid)
+                _atomic(f, "".join(x + "\n" for x in kept))
+        logger.info("resuming in %s: %d notes already done are skipped", out, len(done))
+    gen = SurrogateGenerator(key, args.locale) if args.redact == "surrogate" else None
+    mapped: set[bytes] = set()
+    if gen is not None:
+        for line in _complete_lines(map_path):
+            r = json.loads(line)
+            mapped.add(gen.digest("map", r["patient"], r["label"], casefold_key(r["original"])))
+        logger.info("surrogates.local.jsonl maps original PHI to surrogates: it holds PHI, keep "
+                    "it local (never publish or commit it)")
+        if key is None:
+            logger.warning("no --surrogate_key (or env %s): a random key is used and not "
+                           "written; surrogates differ in every run and this run cannot resume",
+                           KEY_ENV)
+    t_start = time.time()
+    summary = {"status": "running", "settings": settings}
+    write_json_atomic(out / "summary.json", summary)
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    check_backend(args.backend, args.precision, device)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    config = AutoConfig.from_pretrained(args.model)
+    id2label = {i: config.id2label[i] for i in range(config.num_labels)}
+    if list(id2label.values()) != task.scheme.bio_labels:
+        raise ValueError(f"model {args.model} predicts {config.num_labels} labels but its "
+                         f"task {st['task']!r} ({st['label_granularity']}) expects "
+                         f"{len(task.scheme.bio_labels)}: is clinical_ner.json from this run?")
+    model, backend = load_inference_model(args.model, backend=args.backend,
+                                          precision=args.precision, device=device,
+                                          threads=args.threads_per_process)
+    if args.redact != "none":
+        deid_dir.mkdir(exist_ok=True)
+
+    counts = {"notes": 0, "characters": 0, "spans": 0}
+    per_label: Counter = Counter()
+    skipped: list[dict] = []
+    seen_ids: set[str] = set(done)
+    leak = LeakCounter() if args.gold else None
+    inference_seconds = 0.0
+    already = 0
+
+    def flush(chunk: list[Note]) -> None:
+        nonlocal inference_seconds
+        if not chunk:
+            return
+        t0 = time.time()
+        spans, scores = predict_documents(
+            model, tokenizer, [n.text for n in chunk], id2label,
+            span_label_of=task.scheme.span_label_of, max_seq_length=st["max_seq_length"],
+            doc_stride=st["doc_stride"], batch_size=args.batch_size, device=device,
+            window_merge=args.window_merge, threshold=thresholds, return_scores=True)
+        inference_seconds += time.time() - t0
+        pred_lines, map_lines, deid_lines = [], [], {}
+        for note, note_spans, note_scores in zip(chunk, spans, scores, strict=True):
+            patient = patient_of(note, group_by)
+            where = f"note {note.id!r} ({note.file})"
+            if gen is not None:
+                def sur(s, original, patient=patient):
+                    value = gen.surrogate(s.label, original, patient)
+                    d = gen.digest("map", patient, s.label, casefold_key(original))
+                    if d not in mapped:
+                        mapped.add(d)
+                        map_lines.append(json.dumps(
+                            {"patient": patient, "label": s.label, "original": original,
+                             "surrogate": value}, ensure_ascii=False))
+                    return value
+            else:
+                sur = None
+            red = redact(note.text, note_spans, args.redact, surrogate=sur, where=where)
+            if args.redact != "none":
+                new_spans = [Span(r.out_start, r.out_end, r.label) for r in red.spans]
+                line = write_deid(args.format, deid_dir, note, red.text, new_spans)
+                if line is not None:
+                    deid_lines.setdefault(note.deid_file, []).append(line)
+            if leak is not None:
+                leak.add(note.text, note.gold, red)
+            items = []
+            for r, sc in zip(red.spans, note_scores, strict=True):
+                item = {"start": r.start, "end": r.end, "label": r.label, "score": sc}
+                if args.redact != "none":
+                    item.update(out_start=r.out_start, out_end=r.out_end)
+                items.append(item)
+                per_label[r.label] += 1
+            pred_lines.append(json.dumps({"id": note.id, "spans": items}, ensure_ascii=False))
+            counts["notes"] += 1
+            counts["characters"] += len(note.text)
+            counts["spans"] += len(items)
+        for name, lines in deid_lines.items():
+            _append(deid_dir / name, lines)
+        _append(map_path, map_lines)
+        _append(pred_path, pred_lines)  # last: a line here means the note is done
+        chunk.clear()
+
+    chunk: list[Note] = []
+    total = count_notes(args.format, inp)
+    bar = tqdm(total=total, unit="note", disable=args.disable_tqdm, desc="predict_ner")
+    try:
+        for note in iter_notes(args.format, inp, gold=args.gold):
+            if note.error is None and note.id in done:
+                already += 1
+                bar.update(1)
+                continue
+            if note.error is None and note.id in seen_ids:
+                note.error = f"{note.file}: note id {note.id!r} occurs twice"
+            if note.error is not None:
+                skipped.append({"id": note.id, "file": note.file, "reason": note.error})
+                if args.on_error == "stop":
+                    flush(chunk)
+                    raise FormatError(f"{note.error} (note {note.id!r}; --on_error skip skips "
+                                      "such notes and counts them)")
+                logger.warning("skipped note %r: %s", note.id, note.error)
+                bar.update(1)
+                continue
+            seen_ids.add(note.id)
+            chunk.append(note)
+            if len(chunk) >= args.chunk_size:
+                n = len(chunk)
+                flush(chunk)
+                bar.update(n)
+        n = len(chunk)
+        flush(chunk)
+        bar.update(n)
+    finally:
+        bar.close()
+    seconds = time.time() - t_start
+    summary = {
+        "status": "done", "notes": counts["notes"], "notes_already_done": already,
+        "characters": counts["characters"], "spans": counts["spans"],
+        "spans_per_label": dict(sorted(per_label.items())),
+        "skipped_notes": len(skipped), "skipped": skipped,
+        "seconds": round(seconds, 2),
+        "notes_per_second": round(counts["notes"] / seconds, 2) if seconds else None,
+        "inference_seconds": round(inference_seconds, 2),
+        "peak_rss_mb": _peak_rss_mb(), "backend": backend.to_json(), "device": device,
+        "settings": settings,
+    }
+    if gen is not None:
+        summary["surrogates"] = dict(sorted(gen.stats.items()))
+    if leak is not None:
+        summary["leak"] = leak.to_json()
+    write_json_atomic(out / "summary.json", summary)
+    logger.info("%d notes predicted (%d already done, %d skipped) in %.1f s; outputs in %s "
+                "(deid/ and surrogates.local.jsonl hold note text / PHI: local use only)",
+                counts["notes"], already, len(skipped), seconds, out)
+    return summary
