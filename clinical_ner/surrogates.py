@@ -17,10 +17,11 @@ Properties (each tested in ``tests/test_surrogates.py``):
 * **Same form.** Names keep their case, punctuation, titles (``Dr.``, ``Mr``, ``M.D.``) and
   initials (an initial becomes an initial). Dates are shifted by one number of days per patient
   (:meth:`SurrogateGenerator.date_shift`), each in its own format (``01/02/2095``, ``1/2/95``,
-  ``2095-01-02``, ``Jan 2``, ``January 2nd``, ``2 Jan 2095``, ``2/1``, ``01/2095``, ``January
-  2095``, ``2095``, ``20950102``, weekday names), so intervals between a patient's dates are
-  kept. Phone, fax, IDs, record numbers, ZIP codes, rooms, user names: random digits and letters
-  in the same layout (``617-555-0199`` -> ``d d d - ...``). Hospitals, cities, streets, states,
+  ``2095-01-02``, ``Jan 2``, ``January 2nd``, ``2 Jan 2095``, ``2/1``, ``10-15``, ``01/2095``,
+  ``January 2095``, ``2095``, ``20950102``, weekday names), so intervals between a patient's
+  dates are kept. Phone, fax, IDs, record numbers, ZIP codes, rooms, user names: random digits
+  and letters in the same layout (``617-555-0199`` -> ``408-213-7755``). Hospitals, cities,
+  streets, states,
   countries, organisations, professions, e-mails, URLs, IP addresses: Faker values of the
   generator's locale, in the original's case (upper, lower).
 * **Ages over 89** become ``90+`` (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i)(C)); other ages
@@ -73,7 +74,7 @@ _DATE_FORMATS = [
     ("ymd", re.compile(r"(?P<y>\d{4})(?P<s>[/.-])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})")),
     ("compact", re.compile(r"(?P<y>(?:19|20|21)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)")),
     ("my", re.compile(r"(?P<m>\d{1,2})(?P<s>[/-])(?P<y>\d{4})")),
-    ("md", re.compile(r"(?P<m>\d{1,2})(?P<s>/)(?P<d>\d{1,2})")),
+    ("md", re.compile(r"(?P<m>\d{1,2})(?P<s>[/-])(?P<d>\d{1,2})")),
     ("mon_d", re.compile(_MON + r"(?P<s1>\s+|-)(?P<d>\d{1,2})" + _ORD
                          + r"(?:(?P<s2>,\s*|\s+|-)" + _YEAR + ")?", re.I)),
     ("d_mon", re.compile(r"(?P<d>\d{1,2})" + _ORD + r"(?P<s1>\s+of\s+|\s+|-)" + _MON

@@ -26,6 +26,7 @@ def gen():
     ("1/2/95", -3, "12/30/94"),             # 2-digit year kept, across a year boundary
     ("2095-01-02", 30, "2095-02-01"),
     ("2/1", 30, "3/2"),                     # no year: read in 2000 (leap): 1 Feb + 30 = 2 Mar
+    ("10-15", 30, "11-14"),                 # month-day with a hyphen
     ("Jan 2", 30, "Feb 1"),
     ("JAN 2", 30, "FEB 1"),                 # case kept
     ("January 2nd", 30, "February 1st"),    # full name and ordinal suffix
