@@ -14,6 +14,12 @@ paired tests, error analysis and predictions in the corpus format.
 
 Writes OUT/metrics.json (keys in docs/metrics.md), report.md, confusion.png/.json and
 errors.local.jsonl/.md (these two quote note text: local use only). Exit status 2 on bad input.
+An output folder holding a model is refused; one holding an earlier evaluation loses exactly
+the files eval_ner.py writes (other files stay) before the new outputs are written.
+
+    # the notes predicted by 2 processes (sharded, gathered): the metrics of one process
+    accelerate launch --multi_gpu --num_processes 2 eval_ner.py --model runs/x ...
+    # (2 CPU processes: ACCELERATE_USE_CPU=true before it; see README "On a cluster")
 """
 
 import logging
@@ -31,6 +37,10 @@ def main(argv=None) -> int:
     except (FormatError, ValueError, OSError) as exc:
         print(f"eval_ner.py: error: {exc}", file=sys.stderr)
         return 2
+    from clinical_ner.inference import process_state
+
+    if not process_state().is_main_process:  # accelerate launch: process 0 prints and writes
+        return 0
     if "measures" in result:
         print(f"\n== paired comparison (B - A, {result['evaluation']['method']}) ==")
         print(f"{'measure':<16}{'F1 A':>8}{'F1 B':>8}{'B-A':>9}  95% CI{'':>14}p")

@@ -398,7 +398,7 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
     from transformers import AutoConfig, AutoTokenizer
 
     from clinical_ner.backends import check_backend, load_inference_model
-    from clinical_ner.inference import predict_corpus
+    from clinical_ner.inference import predict_corpus_sharded, process_state
     from clinical_ner.tasks import get_task
     from clinical_ner.training import load_scoring_documents
 
@@ -415,7 +415,10 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
         from clinical_ner.predictions import check_writable, prediction_format
 
         check_writable(prediction_format(st.format), task.scheme.span_labels)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    state = process_state()  # under accelerate launch: this process's device and shard
+    device = args.device or (
+        ("cpu" if state.device.type == "cpu" else str(state.device)) if state.num_processes > 1
+        else "cuda" if torch.cuda.is_available() else "cpu")
     check_backend(args.backend, args.precision, device)  # before anything loads
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     config = AutoConfig.from_pretrained(args.model)
@@ -430,9 +433,9 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
                                           precision=args.precision, device=device,
                                           threads=args.threads_per_process)
     t0 = time.time()
-    preds = predict_corpus(model, tokenizer, gold, task, max_seq_length=st.max_seq_length,
-                           doc_stride=st.doc_stride, batch_size=args.batch_size,
-                           window_merge=args.window_merge)
+    preds = predict_corpus_sharded(model, tokenizer, gold, task, max_seq_length=st.max_seq_length,
+                                   doc_stride=st.doc_stride, batch_size=args.batch_size,
+                                   window_merge=args.window_merge)
     seconds = round(time.time() - t0, 2)
     metrics = score_documents(gold, preds, scheme, bootstrap=args.bootstrap, seed=args.seed,
                               hipaa_include_idnum=args.hipaa_include_idnum,
@@ -528,6 +531,65 @@ def compare_folders(args: EvalArguments) -> dict:
     return {"evaluation": settings, "measures": out}
 
 
+#: The files ``eval_ner.py`` writes into its output folder (and removes there before writing).
+EVAL_OUTPUTS = ("metrics.json", "report.md", "confusion.png", "confusion.json",
+                "load_report.json", "pred_load_report.json", "errors.local.jsonl",
+                "errors.local.md", "comparison.json", "thresholds.json", "thresholds.png")
+#: Files that mark a model (training run) folder, which eval_ner.py never writes into.
+MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "run_args.json",
+               "train_results.json")
+#: Suffixes of the prediction files ``--write_predictions`` writes (i2b2 XML, brat, JSONL).
+PREDICTION_SUFFIXES = (".xml", ".txt", ".ann", ".jsonl")
+
+
+def check_eval_output_dir(out_dir: str | Path, predictions_dir: str | Path | None = None, *,
+                          clean: bool = True) -> list[str]:
+    """Make ``out_dir`` ready for one evaluation's outputs, before any work starts, so it never
+    holds a mix of two evaluations.
+
+    Refuses (ValueError) a folder that holds a model or training run (:data:`MODEL_FILES`):
+    nothing is deleted there. Otherwise, with ``clean``, removes the outputs of an earlier
+    evaluation: exactly the files named in :data:`EVAL_OUTPUTS` and the default
+    ``predictions/`` sub-folder (``--write_predictions`` without ``--predictions_dir``) when
+    every file in it is a prediction file (:data:`PREDICTION_SUFFIXES`; ValueError otherwise,
+    nothing removed); other files are left alone. Then checks that the folder (and
+    ``predictions_dir``) can be written (OSError, naming it). Returns the names removed.
+    """
+    import shutil
+
+    from clinical_ner.files import check_writable_dir
+
+    out = Path(out_dir)
+    model = [n for n in MODEL_FILES if (out / n).exists()]
+    if model:
+        raise ValueError(f"--output_dir {out} holds a model or training run "
+                         f"({', '.join(model)}): eval_ner.py never writes into it; use a "
+                         f"folder of its own, e.g. {out / 'eval_test'}")
+    removed = []
+    preds = out / "predictions"
+    if preds.is_dir():
+        others = [p for p in preds.rglob("*") if p.is_file()
+                  and p.suffix.lower() not in PREDICTION_SUFFIXES]
+        if others:
+            raise ValueError(f"--output_dir {out}: {preds} holds files eval_ner.py did not "
+                             f"write (e.g. {others[0].name}); move them or use another folder")
+    if clean:
+        for n in EVAL_OUTPUTS:
+            if (out / n).is_file():
+                (out / n).unlink()
+                removed.append(n)
+        if preds.is_dir():
+            shutil.rmtree(preds)
+            removed.append("predictions/")
+        if removed:
+            logger.info("%s: removed the outputs of an earlier evaluation (%s)", out,
+                        ", ".join(removed))
+    check_writable_dir(out)
+    if predictions_dir:
+        check_writable_dir(predictions_dir, "--predictions_dir")
+    return removed
+
+
 def run_evaluation(args: EvalArguments) -> dict:
     """Run the mode ``args`` asks for and write its outputs; returns the metrics (or, for
     ``--compare``, the comparison).
@@ -539,14 +601,21 @@ def run_evaluation(args: EvalArguments) -> dict:
     writes the predictions (note text). Raises ValueError/FormatError for bad arguments or input.
     """
     from clinical_ner import report as rep
+    from clinical_ner.inference import process_state
 
     mode = _mode(args)
     out_dir = args.output_dir
     if mode == "model" and not out_dir:
         out_dir = str(Path(args.model) / f"eval_{args.split}")
+    main = process_state().is_main_process  # under accelerate launch only process 0 writes
+    if mode == "model" and not Path(args.model).is_dir():  # before its eval_SPLIT is created
+        raise FormatError(f"--model {args.model}: no such model folder")
+    if out_dir:
+        check_eval_output_dir(out_dir, args.predictions_dir if args.write_predictions else None,
+                              clean=main)
     if mode == "compare":
         comparison = compare_folders(args)
-        if out_dir:
+        if out_dir and main:
             rep.write_comparison_outputs(out_dir, comparison)
         return comparison
     if mode == "model":
@@ -555,6 +624,8 @@ def run_evaluation(args: EvalArguments) -> dict:
         metrics, gold, pred, info = evaluate_folders(args)
     if not out_dir:
         logger.info("no --output_dir: scores are printed, nothing is written")
+        return metrics
+    if not main:
         return metrics
     predictions = None
     if mode == "model" and args.write_predictions:

@@ -316,6 +316,17 @@ def shard_indices(n_items: int, num_processes: int, process_index: int) -> list[
     return list(range(process_index, n_items, num_processes))
 
 
+def process_state():
+    """This process's ``accelerate.PartialState`` (rank, number of processes, device). On CPU
+    it honours ``ACCELERATE_USE_CPU`` (set by ``accelerate launch --cpu`` and in the tests'
+    ``ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2``), so processes
+    started without a GPU join one gloo group; without a launcher: one process."""
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+
+
 def predict_corpus_sharded(model, tokenizer, docs: Sequence[Document], task,
                            **kwargs) -> list[Document]:
     """:func:`predict_corpus` shared among the processes of an ``accelerate launch`` (or any
@@ -329,15 +340,17 @@ def predict_corpus_sharded(model, tokenizer, docs: Sequence[Document], task,
     gets the same list. ``kwargs`` go to :func:`predict_corpus`. Raises RuntimeError when the
     gathered predictions do not cover each note exactly once.
     """
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = process_state()
     n = state.num_processes
     if n == 1:
         return predict_corpus(model, tokenizer, docs, task, **kwargs)
+    import logging
+
     from accelerate.utils import gather_object
 
     mine = shard_indices(len(docs), n, state.process_index)
+    logging.getLogger("clinical_ner").info("sharded prediction: %d of %d notes on process %d of "
+                                           "%d", len(mine), len(docs), state.process_index, n)
     preds = predict_corpus(model, tokenizer, [docs[i] for i in mine], task, **kwargs) if mine \
         else []
     gathered = gather_object([(i, p.id, p.spans) for i, p in zip(mine, preds, strict=True)])

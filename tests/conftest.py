@@ -98,3 +98,17 @@ def tiny_phi_run(tmp_path_factory, tiny_base_model) -> Path:
         "--save_steps", "3"], TRAINING_DEFAULTS)
     train(*args)
     return out
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """8 train, 3 dev, 3 test notes of the demo corpus (i2b2 2014 XML): a few seconds of
+    training for the run, resume and multi-process tests."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("small_corpus")
+    for split, n in (("train", 8), ("dev", 3), ("test", 3)):
+        (root / split).mkdir()
+        for f in sorted((DEMO / split).glob("*.xml"))[:n]:
+            shutil.copy(f, root / split / f.name)
+    return root

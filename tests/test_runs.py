@@ -16,21 +16,10 @@ from pathlib import Path
 import pytest
 
 import train_ner
-from tests.conftest import DEMO, ROOT
+from tests.conftest import ROOT
 
 #: Run-dependent timings left out when two runs' outputs are compared.
 TIMINGS = ("inference_seconds",)
-
-
-@pytest.fixture(scope="session")
-def small_corpus(tmp_path_factory) -> Path:
-    """8 train, 3 dev, 3 test notes of the demo corpus (i2b2 2014 XML)."""
-    root = tmp_path_factory.mktemp("small_corpus")
-    for split, n in (("train", 8), ("dev", 3), ("test", 3)):
-        (root / split).mkdir()
-        for f in sorted((DEMO / split).glob("*.xml"))[:n]:
-            shutil.copy(f, root / split / f.name)
-    return root
 
 
 def train_argv(base, data, out, *extra) -> list[str]:
