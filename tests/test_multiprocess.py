@@ -1,7 +1,7 @@
 """Two processes, same answer (issue 11, point 7): ``ACCELERATE_USE_CPU=true accelerate launch
---multi_gpu --num_processes 2`` (two CPU processes, gloo) shards the notes across processes,
-gathers every note exactly once and gives the metrics of one process; training runs to the end
-and saves one model."""
+--config_file accelerate_configs/cpu_2proc.yaml`` (two CPU processes, gloo) shards the notes
+across processes, gathers every note exactly once and gives the metrics of one process;
+training runs to the end and saves one model."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ def free_port() -> int:
 def launch2(*argv, timeout=300) -> subprocess.CompletedProcess:
     """Two CPU processes (gloo) of a script with arguments, through ``accelerate launch``."""
     # accelerate 1.16: `launch --cpu --num_processes 2` starts ONE process unless mpirun is set
-    # up (its simple launcher); --multi_gpu goes through torch.distributed.run, and
-    # ACCELERATE_USE_CPU makes the processes join one gloo group on CPU
-    cmd = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
-           "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+    # up (its simple launcher); accelerate_configs/cpu_2proc.yaml goes through
+    # torch.distributed.run, and ACCELERATE_USE_CPU makes the processes one gloo group on CPU
+    cmd = [str(ACCELERATE), "launch", "--config_file", str(ROOT / "accelerate_configs" /
+                                                          "cpu_2proc.yaml"),
            "--main_process_port", str(free_port()), *map(str, argv)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
            "ACCELERATE_USE_CPU": "true"}
