@@ -251,6 +251,11 @@ class EvalArguments:
                 "local use only)."})
     error_context: int = field(default=40, metadata={
         "help": "Characters of note text each side of an error in errors.local.*."})
+    thresholds: str = field(default=None, metadata={
+        "help": "With --model: also score the split at each P(O) threshold, e.g. "
+                "0.5,0.7,0.9,0.97,0.99 (a token is PHI unless P(O) >= t; one prediction per "
+                "threshold): strict and binary-token P/R in thresholds.json and thresholds.png, "
+                "to choose a recall-first predict_ner.py --threshold on dev."})
 
 
 def _mode(args: EvalArguments) -> str:
@@ -259,6 +264,15 @@ def _mode(args: EvalArguments) -> str:
     if len(given) != 1:
         raise ValueError("give exactly one of --model DIR, --gold DIR --pred DIR, or --gold DIR "
                          f"--compare A B (got {', '.join(given) or 'none'})")
+    if args.thresholds:
+        from clinical_ner.thresholds import parse_thresholds
+
+        if not args.model:
+            raise ValueError("--thresholds is for --model (the split is predicted at each "
+                             "threshold)")
+        if args.window_merge != "central":
+            raise ValueError("--thresholds needs --window_merge central")
+        parse_thresholds(args.thresholds)
     if args.model:
         if args.gold:
             raise ValueError("--gold is for --pred/--compare; with --model use --data_dir")
@@ -440,6 +454,13 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
     metrics = score_documents(gold, preds, scheme, bootstrap=args.bootstrap, seed=args.seed,
                               hipaa_include_idnum=args.hipaa_include_idnum,
                               seqeval_lenient=args.seqeval_lenient)
+    if args.thresholds:
+        from clinical_ner.thresholds import parse_thresholds, threshold_sweep
+
+        metrics["thresholds"] = threshold_sweep(
+            model, tokenizer, gold, task, parse_thresholds(args.thresholds), scheme=scheme,
+            baseline=metrics, max_seq_length=st.max_seq_length, doc_stride=st.doc_stride,
+            batch_size=args.batch_size, window_merge=args.window_merge)
     metrics["split"] = args.split
     metrics["inference_seconds"] = seconds
     extra = {k: getattr(st, k) for k in ("discontinuous",) if hasattr(st, k)}
@@ -639,4 +660,8 @@ def run_evaluation(args: EvalArguments) -> dict:
     rep.write_evaluation_outputs(
         out_dir, metrics, gold, pred, reports=info, write_errors=args.write_errors,
         error_context=args.error_context, predictions=predictions)
+    if metrics.get("thresholds"):
+        from clinical_ner.thresholds import write_threshold_outputs
+
+        write_threshold_outputs(out_dir, metrics["thresholds"])
     return metrics
