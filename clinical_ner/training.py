@@ -427,7 +427,9 @@ def prepare_output_dir(training_args, overwrite: bool) -> str | None:
     if (finished or checkpoints) and not overwrite:
         what = [f"a finished run ({', '.join(finished)})"] if finished else []
         if checkpoints:
-            what.append(f"{len(checkpoints)} checkpoints ({checkpoints[-1].name}, ...)")
+            names = ", ".join(c.name for c in checkpoints[-3:])
+            what.append(f"{len(checkpoints)} checkpoints ({'..., ' if len(checkpoints) > 3 else ''}"
+                        f"{names})")
         raise UsageError(f"--output_dir {out} holds {' and '.join(what)}: give "
                          "--overwrite_output_dir true to replace it, --resume_from_checkpoint "
                          "last to continue it, or another --output_dir")
@@ -562,6 +564,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
     train_seconds = time.time() - start
     epochs_done = trainer.state.epoch or training_args.num_train_epochs
     train_tokens = epoch_tokens * epochs_done
+    if resume and trainer.state.global_step:  # only the steps of this call took train_seconds
+        first = getattr(trainer, "_initial_global_step", 0)
+        train_tokens *= (trainer.state.global_step - first) / trainer.state.global_step
     check_label_names(trainer.model.config.id2label)
     trainer.save_model(str(out_dir))
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -590,6 +595,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
         "epochs": training_args.num_train_epochs, "global_steps": result.global_step,
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "best_dev_strict_f1": trainer.state.best_metric,
+        "resumed_from": Path(resume).name if resume else None,
         "device": str(model.device), "torch_threads": torch.get_num_threads(),
     }
     write_json_atomic(out_dir / "train_results.json", train_results)

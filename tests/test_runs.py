@@ -139,7 +139,7 @@ def test_output_dir_refusals(tmp_path, capsys, no_model_load, tiny_base_model, s
     (killed / "checkpoint-4").mkdir(parents=True)
     (killed / "checkpoint-8").mkdir()
     assert refuse(capsys, args(killed)) == (
-        f"--output_dir {killed} holds 2 checkpoints (checkpoint-8, ...): give "
+        f"--output_dir {killed} holds 2 checkpoints (checkpoint-4, checkpoint-8): give "
         "--overwrite_output_dir true to replace it, --resume_from_checkpoint last to continue "
         "it, or another --output_dir")
     # checkpoint-8 is incomplete (killed while writing): nothing to resume
@@ -230,6 +230,7 @@ def test_killed_run_resumes_to_the_same_end(reference_run, tmp_path, tiny_base_m
     assert Path(res["best_checkpoint"]).name == Path(ref["best_checkpoint"]).name
     assert res["best_dev_strict_f1"] == ref["best_dev_strict_f1"]
     assert res["global_steps"] == ref["global_steps"] == 16
+    assert res["resumed_from"] == "checkpoint-12" and ref["resumed_from"] is None
     assert losses(out / "checkpoint-16") == losses(reference_run / "checkpoint-16")
     assert same_weights(out / "checkpoint-16", reference_run / "checkpoint-16")
     assert same_weights(out, reference_run)
