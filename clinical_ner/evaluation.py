@@ -443,9 +443,10 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
             f"but task {st.task!r} with label_granularity {st.label_granularity!r} expects "
             f"{len(task.scheme.bio_labels)} ({', '.join(task.scheme.bio_labels[:4])}, ...): "
             "pass the --task/--label_granularity the model was trained with")
-    model, backend = load_inference_model(args.model, backend=args.backend,
-                                          precision=args.precision, device=device,
-                                          threads=args.threads_per_process)
+    with state.main_process_first():  # one process exports/caches RUN/onnx, the others reuse
+        model, backend = load_inference_model(args.model, backend=args.backend,
+                                              precision=args.precision, device=device,
+                                              threads=args.threads_per_process)
     t0 = time.time()
     preds = predict_corpus_sharded(model, tokenizer, gold, task, max_seq_length=st.max_seq_length,
                                    doc_stride=st.doc_stride, batch_size=args.batch_size,
