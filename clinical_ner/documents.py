@@ -146,15 +146,13 @@ class Document:
 
 
 def write_jsonl(docs: Iterable[Document], path: str | Path) -> int:
-    """Write documents as JSONL (UTF-8, one note a line). Returns the number written."""
-    n = 0
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for doc in docs:
-            fh.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    """Write documents as JSONL (UTF-8, one note a line), atomically (temporary file, then
+    rename: an interrupted write leaves the old file). Returns the number written."""
+    from clinical_ner.files import write_text_atomic
+
+    lines = [json.dumps(doc.to_json(), ensure_ascii=False) + "\n" for doc in docs]
+    write_text_atomic(path, "".join(lines))
+    return len(lines)
 
 
 def read_jsonl(path: str | Path) -> Iterator[Document]:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from clinical_ner.documents import Document, LoadReport, write_jsonl
+from clinical_ner.files import write_text_atomic
 
 logger = logging.getLogger("clinical_ner")
 
@@ -142,11 +143,9 @@ def write_brat(docs: Sequence[Document], out_dir: str | Path) -> list[Path]:
         stem = out_dir / _relative_path(doc.id)
         stem.parent.mkdir(parents=True, exist_ok=True)
         lines = brat_lines(doc)
-        with open(stem.with_name(stem.name + ".txt"), "w", encoding="utf-8", newline="") as fh:
-            fh.write(doc.text)
+        write_text_atomic(stem.with_name(stem.name + ".txt"), doc.text)  # no newline change
         ann = stem.with_name(stem.name + ".ann")
-        with open(ann, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write("".join(line + "\n" for line in lines))
+        write_text_atomic(ann, "".join(line + "\n" for line in lines))
         paths.append(ann)
     return paths
 
