@@ -25,7 +25,7 @@ the files eval_ner.py writes (other files stay) before the new outputs are writt
 import logging
 import sys
 
-from clinical_ner.cli import parse_args, print_scores
+from clinical_ner.cli import error_line, parse_args, print_scores
 from clinical_ner.documents import FormatError
 from clinical_ner.evaluation import EvalArguments, run_evaluation
 
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     try:
         result = run_evaluation(args)
     except (FormatError, ValueError, OSError) as exc:
-        print(f"eval_ner.py: error: {exc}", file=sys.stderr)
+        print(error_line("eval_ner.py", exc), file=sys.stderr)
         return 2
     from clinical_ner.inference import process_state
 
