@@ -415,6 +415,22 @@ def _surrogate_key(args: PredictArguments) -> tuple[str | None, str]:
     return None, "random per run (not written; surrogates cannot be recomputed)"
 
 
+def release_freed_memory() -> None:
+    """Give the memory freed by the last chunk back to the operating system (glibc's
+    ``malloc_trim(0)``; a no-op elsewhere). Without it glibc keeps the freed buffers of batches
+    of ever-different shapes and the process's resident memory creeps up chunk after chunk
+    although the live memory stays flat (measured: 504 -> 511 MB live, 686 -> 960 MB resident
+    over 20 chunks of 64 notes)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _peak_rss_mb() -> float | None:
     try:
         import resource
@@ -475,6 +491,9 @@ def run_prediction(args: PredictArguments) -> dict:
 
         check_writable(args.format, task.scheme.span_labels)
     thresholds = load_thresholds(args, task)
+    if thresholds is not None and args.window_merge != "central":
+        raise ValueError("--threshold/--thresholds_file need --window_merge central (the "
+                         "pipeline's rule of 'longest' decides by arg-max)")
     key, key_source = _surrogate_key(args)
     settings = {"model": str(args.model), "input": str(args.input), "format": args.format,
                 "redact": args.redact, "threshold": args.threshold,
@@ -559,7 +578,7 @@ def run_prediction(args: PredictArguments) -> dict:
         spans, scores = predict_documents(
             model, tokenizer, [n.text for n in chunk], id2label,
             span_label_of=task.scheme.span_label_of, max_seq_length=st["max_seq_length"],
-            doc_stride=st["doc_stride"], batch_size=args.batch_size, device=device,
+            doc_stride=st["doc_stride"], batch_size=args.batch_size,
             window_merge=args.window_merge, threshold=thresholds, return_scores=True)
         inference_seconds += time.time() - t0
         pred_lines, map_lines, deid_lines = [], [], {}
@@ -602,6 +621,7 @@ def run_prediction(args: PredictArguments) -> dict:
         _append(map_path, map_lines)
         _append(pred_path, pred_lines)  # last: a line here means the note is done
         chunk.clear()
+        release_freed_memory()
 
     chunk: list[Note] = []
     total = count_notes(args.format, inp)

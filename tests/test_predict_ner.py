@@ -299,6 +299,9 @@ def test_threshold_needs_central_merge_and_file(tiny_phi_run, tiny, tmp_path, ca
     yml.write_text("NAME/PATIENT: 0.5\nDATE: 0.9\ndefault: 0.99\n")
     assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", tmp_path / "o",
                    "--thresholds_file", yml) == 0
+    assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", tmp_path / "o3",
+                   "--threshold", 0.5, "--window_merge", "longest") == 2
+    assert "need --window_merge central" in capsys.readouterr().err
     yml.write_text("NOPE: 0.5\n")
     assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", tmp_path / "o2",
                    "--thresholds_file", yml) == 2
