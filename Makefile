@@ -21,8 +21,11 @@ RUN ?= runs/phi_minilm
 HUB_ID ?=
 DRY_RUN ?=
 ARGS ?=
+INPUT ?=
+INPUT_FORMAT ?= text
+PRED_DIR ?= outputs/predict
 
-.PHONY: setup demo train eval test lint publish benchmark benchmark-arch clean
+.PHONY: setup demo train eval predict test lint publish benchmark benchmark-arch clean
 
 setup: $(VENV)/.setup-done
 
@@ -47,6 +50,11 @@ train: setup
 eval: setup
 	$(PY) eval_ner.py --model $(OUTPUT_DIR) --data_dir $(DATA_DIR) --format $(FORMAT) \
 		--split $(SPLIT) --output_dir $(OUTPUT_DIR)/eval_$(SPLIT) $(ARGS)
+
+# make predict INPUT=notes/ PRED_DIR=out/ ARGS="--redact surrogate" (INPUT_FORMAT text|i2b2_2014|brat|jsonl)
+predict: setup
+	$(PY) predict_ner.py --model $(RUN) --input $(INPUT) --format $(INPUT_FORMAT) \
+		--output_dir $(PRED_DIR) $(ARGS)
 
 test: setup
 	$(PY) -m pytest -q $(ARGS)
