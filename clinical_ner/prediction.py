@@ -502,6 +502,7 @@ def run_prediction(args: PredictArguments) -> dict:
                 "batch_size": args.batch_size, "chunk_size": args.chunk_size,
                 "on_error": args.on_error, "gold": args.gold,
                 "surrogate_key": key_source if args.redact == "surrogate" else None}
+    total = count_notes(args.format, inp)  # a folder without notes fails before any output
     previous = check_output_dir(out, args.resume)
     pred_path, map_path, deid_dir = (out / "predictions.jsonl", out / "surrogates.local.jsonl",
                                      out / "deid")
@@ -624,7 +625,6 @@ def run_prediction(args: PredictArguments) -> dict:
         release_freed_memory()
 
     chunk: list[Note] = []
-    total = count_notes(args.format, inp)
     bar = tqdm(total=total, unit="note", disable=args.disable_tqdm, desc="predict_ner")
     try:
         for note in iter_notes(args.format, inp, gold=args.gold):

@@ -175,6 +175,32 @@ def test_text_brat_jsonl_outputs(tiny_phi_run, tmp_path):
         assert len(r["text"]) == len(t) and all(set(s["text"]) == {"*"} for s in r["spans"])
 
 
+def test_surrogates_consistent_per_patient_through_predict_ner(tiny_phi_run, tmp_path):
+    """Three identical notes: two of patient 001 get the same de-identified text, the note of
+    patient 002 another one; with another key the text changes again; characters outside the
+    spans are kept."""
+    from clinical_ner.redaction import text_outside
+
+    text = CORPUS_TEXT[1]
+    src = tmp_path / "notes.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": text}) + "\n"
+                           for i in ("001-01", "001-02", "002-01")), encoding="utf-8")
+    deid = {}
+    for key in ("K1", "K2"):
+        out = tmp_path / key
+        assert run_cli("--model", tiny_phi_run, "--input", src, "--format", "jsonl",
+                       "--output_dir", out, "--redact", "surrogate", "--surrogate_key", key,
+                       "--threshold", 0.9) == 0
+        deid[key] = {r["id"]: r["text"] for r in read_jsonl(out / "deid" / "notes.jsonl")}
+        recs = {r["id"]: r["spans"] for r in read_jsonl(out / "predictions.jsonl")}
+        assert recs["001-01"]  # the threshold gives spans to replace
+        for i, spans in recs.items():
+            assert text_outside(text, [(s["start"], s["end"]) for s in spans]) == \
+                text_outside(deid[key][i], [(s["out_start"], s["out_end"]) for s in spans])
+    assert deid["K1"]["001-01"] == deid["K1"]["001-02"] != deid["K1"]["002-01"]
+    assert deid["K1"]["001-01"] != deid["K2"]["001-01"]
+
+
 # ------------------------------------------------------------------ streaming and resume
 
 
