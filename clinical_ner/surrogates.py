@@ -441,7 +441,7 @@ def shift_date(text: str, days: int) -> str | None:
         g = m.groupdict()
         try:
             return _shift_match(name, g, m, days)
-        except ValueError:  # no such day (13/45/2095)
+        except (ValueError, OverflowError):  # no such day (13/45/2095), past year 9999
             return None
     return None
 

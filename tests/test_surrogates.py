@@ -46,7 +46,8 @@ def test_each_date_format_shifted_by_a_known_offset(text, days, expected):
     assert shift_date(text, days) == expected
 
 
-@pytest.mark.parametrize("text", ["Christmas", "13/45/2095", "last week", "02/30/2095"])
+@pytest.mark.parametrize("text", ["Christmas", "13/45/2095", "last week", "02/30/2095",
+                                  "12/31/9999"])
 def test_dates_not_read_give_none(text):
     assert shift_date(text, 10) is None
 
