@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport, Span, resolve_spans
+from clinical_ner.files import write_text_atomic
 from clinical_ner.labels import I2B2_2014_TYPES
 
 FILE_RE = re.compile(r"^(\d+)-(\d+)")
@@ -217,7 +218,8 @@ def write_file(doc: Document, path: str | Path) -> None:
     """Write a document as i2b2 2014 XML whose ``<TEXT>`` parses back byte-identical.
 
     Spans need ``"CATEGORY/TYPE"`` labels. Text that holds ``]]>`` is split over two CDATA
-    sections so it still parses to the same string.
+    sections so it still parses to the same string. Written atomically (temporary file, then
+    rename).
     """
     body = doc.text.replace("]]>", "]]]]><![CDATA[>")
     lines = ['<?xml version="1.0" encoding="UTF-8" ?>', "<deIdi2b2>",
@@ -230,4 +232,4 @@ def write_file(doc: Document, path: str | Path) -> None:
                               "text": doc.span_text(s), "TYPE": typ, "comment": ""})
         lines.append(ET.tostring(el, encoding="unicode").replace(" />", "/>").replace("/>", " />"))
     lines += ["</TAGS>", "</deIdi2b2>", ""]
-    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines))
