@@ -151,7 +151,9 @@ class LeakCounter:
     predicted spans); :meth:`to_json` gives, overall and per gold label, ``gold`` (gold spans),
     ``residual`` (gold spans whose original string, compared case-insensitively, still occurs in
     the de-identified text in the range where the gold span lies, :func:`output_range`),
-    ``residual_rate`` (residual / gold) and ``uncovered_characters`` (gold characters outside
+    ``residual_rate`` (residual / gold), ``found_anywhere`` (gold spans whose original string
+    occurs anywhere in the de-identified note: an upper bound, as a short original such as
+    ``18`` also matches inside other text) and ``uncovered_characters`` (gold characters outside
     every predicted span), plus ``replaced_characters`` (characters of the input inside predicted
     spans), ``over_redacted_characters`` (of those, the ones inside no gold span),
     ``over_redaction_rate`` (over-redacted / non-PHI characters of the input) and
@@ -162,6 +164,7 @@ class LeakCounter:
         self.gold: Counter = Counter()
         self.residual: Counter = Counter()
         self.uncovered: Counter = Counter()
+        self.anywhere: Counter = Counter()
         self.replaced = self.over = self.characters = self.phi_characters = 0
         self.notes = 0
 
@@ -179,11 +182,14 @@ class LeakCounter:
             self.replaced += s.end - s.start
             self.over += (s.end - s.start) - sum(gold_chars[s.start:s.end])
         leaked = []
+        out_text = redaction.text.casefold()
         for g in sorted(gold):
             self.gold[g.label] += 1
             self.uncovered[g.label] += (g.end - g.start) - sum(pred_chars[g.start:g.end])
             a, b = output_range(redaction, g.start, g.end)
-            hit = text[g.start:g.end].casefold() in redaction.text[a:b].casefold()
+            original = text[g.start:g.end].casefold()
+            hit = original in redaction.text[a:b].casefold()
+            self.anywhere[g.label] += original in out_text
             self.residual[g.label] += hit
             leaked.append(hit)
         return leaked
@@ -195,12 +201,13 @@ class LeakCounter:
 
         per = {lab: {"gold": n, "residual": self.residual[lab],
                      "residual_rate": rate(self.residual[lab], n),
+                     "found_anywhere": self.anywhere[lab],
                      "uncovered_characters": self.uncovered[lab]}
                for lab, n in sorted(self.gold.items())}
         gold, res = sum(self.gold.values()), sum(self.residual.values())
         non_phi = self.characters - self.phi_characters
         return {"notes": self.notes, "gold_phi": gold, "residual": res,
-                "residual_rate": rate(res, gold),
+                "residual_rate": rate(res, gold), "found_anywhere": sum(self.anywhere.values()),
                 "uncovered_characters": sum(self.uncovered.values()),
                 "characters": self.characters, "phi_characters": self.phi_characters,
                 "replaced_characters": self.replaced, "over_redacted_characters": self.over,

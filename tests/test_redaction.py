@@ -102,8 +102,9 @@ def test_leak_counter_by_hand():
     rep = c.to_json()
     assert rep["gold_phi"] == 3 and rep["residual"] == 1 and rep["residual_rate"] == 0.333333
     assert rep["per_type"]["LOCATION/HOSPITAL"] == {"gold": 1, "residual": 1,
-                                                    "residual_rate": 1.0,
+                                                    "residual_rate": 1.0, "found_anywhere": 1,
                                                     "uncovered_characters": 3}
+    assert rep["found_anywhere"] == 1  # "Smith" is there, but not the gold "John Smith"
     assert rep["per_type"]["NAME/PATIENT"]["uncovered_characters"] == 6  # " Smith"
     assert rep["uncovered_characters"] == 9
     assert rep["replaced_characters"] == 18 and rep["over_redacted_characters"] == 4
