@@ -503,6 +503,10 @@ def run_prediction(args: PredictArguments) -> dict:
                 "on_error": args.on_error, "gold": args.gold,
                 "surrogate_key": key_source if args.redact == "surrogate" else None}
     total = count_notes(args.format, inp)  # a folder without notes fails before any output
+    try:
+        gen = SurrogateGenerator(key, args.locale) if args.redact == "surrogate" else None
+    except AttributeError as exc:  # Faker's error for a locale it does not have
+        raise ValueError(f"--locale {args.locale!r}: Faker has no such locale ({exc})") from exc
     previous = check_output_dir(out, args.resume)
     pred_path, map_path, deid_dir = (out / "predictions.jsonl", out / "surrogates.local.jsonl",
                                      out / "deid")
@@ -532,7 +536,6 @@ def run_prediction(args: PredictArguments) -> dict:
                         seen.add(rid)
                 _atomic(f, "".join(x + "\n" for x in kept))
         logger.info("resuming in %s: %d notes already done are skipped", out, len(done))
-    gen = SurrogateGenerator(key, args.locale) if args.redact == "surrogate" else None
     mapped: set[bytes] = set()
     if gen is not None:
         for line in _complete_lines(map_path):

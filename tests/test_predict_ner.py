@@ -289,6 +289,10 @@ def test_output_folder_refusals(tiny_phi_run, tmp_path, capsys):
                    "--redact", "tag") == 2
     assert "redact: 'surrogate' then, 'tag' now" in capsys.readouterr().err
     assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", src / "x") == 2
+    assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", tmp_path / "loc",
+                   "--redact", "surrogate", "--locale", "xx_YY") == 2
+    assert "Faker has no such locale" in capsys.readouterr().err
+    assert not (tmp_path / "loc").exists()  # refused before the folder is made
 
 
 # ------------------------------------------------------------------ thresholds
