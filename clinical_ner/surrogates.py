@@ -14,8 +14,9 @@ Properties (each tested in ``tests/test_surrogates.py``):
 * **Consistent per patient.** The same original string (case-insensitive) of the same TYPE maps
   to the same surrogate for one patient; another patient gets another draw. Names are mapped
   token by token (``Smith`` alone and in ``Smith, John`` give the same surname surrogate).
-* **Same form.** Names keep their case, punctuation, titles (``Dr.``, ``Mr``, ``M.D.``) and
-  initials (an initial becomes an initial). Dates are shifted by one number of days per patient
+* **Same form.** Names keep their case, punctuation, titles (``Dr.``, ``Mr``, ``M.D.``),
+  initials (an initial becomes an initial) and the gender of a given name Faker knows as one.
+  Dates are shifted by one number of days per patient
   (:meth:`SurrogateGenerator.date_shift`), each in its own format (``01/02/2095``, ``1/2/95``,
   ``2095-01-02``, ``Jan 2``, ``January 2nd``, ``2 Jan 2095``, ``2/1``, ``10-15``, ``01/2095``,
   ``January 2095``, ``2095``, ``20950102``, weekday names), so intervals between a patient's
@@ -308,10 +309,15 @@ class SurrogateGenerator:
         return c if tok.isupper() else c.lower()
 
     def _name_word(self, tok: str, typ: str, patient: str) -> str:
-        first = tok[:1].upper() + tok[1:].lower() in self._first_names
+        name = tok[:1].upper() + tok[1:].lower()
+        male, female = name in self._first_names[1], name in self._first_names[2]
+        first = name in self._first_names[0]
         for attempt in range(8):
             fake = self._fake("name", patient, typ, tok.casefold(), str(attempt))
-            value = fake.first_name() if first else fake.last_name()
+            if male != female:  # a given name of one gender gets one of the same gender
+                value = fake.first_name_male() if male else fake.first_name_female()
+            else:
+                value = fake.first_name() if first else fake.last_name()
             value = re.sub(r"[^\w'-]", "", value) or value
             if value.casefold() != tok.casefold():
                 break
@@ -330,20 +336,23 @@ class SurrogateGenerator:
         return out + time_part
 
 
-def _first_names(faker) -> frozenset[str]:
-    """The locale's first names (Faker's person provider), for telling a given name from a
-    surname; falls back to en_US's."""
-    names: set[str] = set()
+def _first_names(faker) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The locale's first names ``(all, male, female)`` (Faker's person provider), for telling a
+    given name from a surname and keeping its gender; falls back to en_US's."""
+    found: dict[str, set[str]] = {"first_names": set(), "first_names_male": set(),
+                                  "first_names_female": set()}
     for provider in faker.get_providers():
-        for attr in ("first_names", "first_names_male", "first_names_female"):
+        for attr, names in found.items():
             value = getattr(provider, attr, None)
             if value:
                 names.update(value.keys() if isinstance(value, dict) else value)
-    if not names:
+    if not any(found.values()):
         from faker.providers.person.en_US import Provider
 
-        names.update(Provider.first_names)
-    return frozenset(names)
+        found["first_names"].update(Provider.first_names)
+    everyone = found["first_names"] | found["first_names_male"] | found["first_names_female"]
+    return (frozenset(everyone), frozenset(found["first_names_male"]),
+            frozenset(found["first_names_female"]))
 
 
 def _facility_suffix(core: str) -> str:
@@ -461,7 +470,9 @@ def _shift_match(name: str, g: dict, m: re.Match, days: int) -> str:
         year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
         d = dt.date(year, month, day) + delta
         ms, ds = (g["d"], g["m"]) if swap else (g["m"], g["d"])
-        mt, dtx = _pad(d.month, ms), _pad(d.day, ds)
+        # zero-padded style when either field of the original has a leading zero (06/21/2020)
+        padded = g["m"].startswith("0") or g["d"].startswith("0")
+        mt, dtx = _pad(d.month, "00" if padded else ms), _pad(d.day, "00" if padded else ds)
         if name == "compact":
             return f"{d.year:04d}{d.month:02d}{d.day:02d}"
         if name == "ymd":

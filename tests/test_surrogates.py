@@ -23,6 +23,8 @@ def gen():
 
 @pytest.mark.parametrize("text, days, expected", [
     ("01/02/2095", 30, "02/01/2095"),      # 2 Jan + 30 days = 1 Feb; zero padding kept
+    ("06/21/2020", 15, "07/06/2020"),      # a leading zero in either field pads both
+    ("12/21/2020", 15, "1/5/2021"),         # no leading zero: none added
     ("1/2/95", -3, "12/30/94"),             # 2-digit year kept, across a year boundary
     ("2095-01-02", 30, "2095-02-01"),
     ("2/1", 30, "3/2"),                     # no year: read in 2000 (leap): 1 Feb + 30 = 2 Mar
@@ -87,6 +89,11 @@ def test_name_forms(gen):
     assert re.fullmatch(r"Dr\. [A-Z]", dr) and dr != "Dr. X"
     md = gen.surrogate("NAME/DOCTOR", "Amos Velt, M.D.", "001")
     assert md.endswith(", M.D.") and "Amos" not in md and "Velt" not in md
+    from faker.providers.person.en_US import Provider
+
+    david = gen.surrogate("NAME/PATIENT", "David", "001")
+    mary = gen.surrogate("NAME/PATIENT", "Mary", "001")
+    assert david in Provider.first_names_male and mary in Provider.first_names_female
     low = gen.surrogate("NAME/PATIENT", "smith", "001")
     assert low == smith.lower()
 
