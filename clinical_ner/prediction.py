@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -95,7 +96,8 @@ class PredictArguments:
     surrogate_key: str = field(default=None, metadata={
         "help": f"Key of the surrogates (default: env {KEY_ENV}; else a random key per run, "
                 "never written: surrogates cannot be recomputed and the run cannot resume)."})
-    locale: str = field(default="en_US", metadata={"help": "Faker locale of surrogates."})
+    locale: str = field(default="en_US", metadata={
+        "help": "Faker locale of surrogates (a JSONL 'locale' field wins for its note)."})
     window_merge: str = field(default="central", metadata={
         "help": "central or longest (as eval_ner.py).", "choices": ["central", "longest"]})
     max_seq_length: int = field(default=None, metadata={
@@ -121,7 +123,8 @@ class PredictArguments:
 class Note:
     """One input note: ``id``, exact ``text``, its ``file``, the JSONL ``patient`` field when
     given, ``gold`` spans (only with ``--gold``), ``deid_file`` (the output file it belongs to,
-    JSONL) and ``error`` (why it cannot be read; then ``text`` is empty)."""
+    JSONL), the JSONL ``locale`` field when given (Faker locale of its surrogates) and ``error``
+    (why it cannot be read; then ``text`` is empty)."""
 
     id: str
     text: str
@@ -130,6 +133,7 @@ class Note:
     gold: tuple[Span, ...] = ()
     deid_file: str | None = None
     error: str | None = None
+    locale: str | None = None
 
 
 # ------------------------------------------------------------------------------ reading
@@ -159,10 +163,10 @@ def iter_notes(fmt: str, path: str | Path, *, gold: bool = False) -> Iterator[No
 
     ``text``: a ``.txt`` file or every ``*.txt`` of a folder (any case; not recursive), id =
     file stem, text as stored (UTF-8, no newline translation). ``jsonl``: a file or every
-    ``*.jsonl`` of a folder, records ``{"id", "text", ...}`` (``patient`` optional; ``spans``
-    read with ``gold``). ``i2b2_2014``: ``*.xml`` with :func:`data_scripts.i2b2_2014.read_file`
-    (tags as written). ``brat``: ``*.txt`` under the folder (ids relative paths), the ``.ann``
-    read only with ``gold``. A note that cannot be read (not UTF-8, empty or only whitespace,
+    ``*.jsonl`` of a folder, records ``{"id", "text", ...}`` (``patient`` and ``locale``
+    optional; ``spans`` read with ``gold``). ``i2b2_2014``: ``*.xml`` with
+    :func:`data_scripts.i2b2_2014.read_file` (tags as written). ``brat``: ``*.txt`` under the
+    folder (ids relative paths), the ``.ann`` read only with ``gold``. A note that cannot be read (not UTF-8, empty or only whitespace,
     not JSON, a bad record or tag) is yielded with ``error`` naming file, line or offset; a
     missing path or a folder without such files raises :class:`FormatError`. Ids are not
     checked for repeats here (:func:`run_prediction` does).
@@ -217,9 +221,9 @@ def _jsonl_notes(f: Path, gold: bool) -> Iterator[Note]:
                 continue
             try:
                 record = json.loads(line)
-                if isinstance(record, dict) and not gold:
-                    record = {k: record[k] for k in ("id", "text") if k in record}
-                doc = Document.from_json(record, where=where)
+                read = {k: record[k] for k in ("id", "text") if k in record} \
+                    if isinstance(record, dict) and not gold else record
+                doc = Document.from_json(read, where=where)
             except (json.JSONDecodeError, RecursionError) as exc:
                 yield Note(f"{f.name}:{lineno}", "", where, deid_file=f.name,
                            error=f"{where}: not JSON: {exc}")
@@ -229,13 +233,14 @@ def _jsonl_notes(f: Path, gold: bool) -> Iterator[Note]:
                 yield Note(str(rid) if rid is not None else f"{f.name}:{lineno}", "", where,
                            deid_file=f.name, error=str(exc))
                 continue
-            patient = record.get("patient")
+            patient, locale = record.get("patient"), record.get("locale")
             if not doc.text.strip():
                 yield Note(doc.id, "", where, deid_file=f.name,
                            error=f"{where}: record {doc.id!r}: empty note (no text)")
                 continue
             yield Note(doc.id, doc.text, where, None if patient is None else str(patient),
-                       doc.spans, deid_file=f.name)
+                       doc.spans, deid_file=f.name,
+                       locale=None if locale is None else str(locale))
 
 
 def patient_of(note: Note, group_by: re.Pattern) -> str:
@@ -503,10 +508,16 @@ def run_prediction(args: PredictArguments) -> dict:
                 "on_error": args.on_error, "gold": args.gold,
                 "surrogate_key": key_source if args.redact == "surrogate" else None}
     total = count_notes(args.format, inp)  # a folder without notes fails before any output
+    # one key for every locale's generator (a random one, never written, when none is given)
+    key_material = key if key is not None else secrets.token_bytes(32)
+    gens: dict[str, SurrogateGenerator] = {}
     try:
-        gen = SurrogateGenerator(key, args.locale) if args.redact == "surrogate" else None
+        gen = SurrogateGenerator(key_material, args.locale) if args.redact == "surrogate" \
+            else None
     except AttributeError as exc:  # Faker's error for a locale it does not have
         raise ValueError(f"--locale {args.locale!r}: Faker has no such locale ({exc})") from exc
+    if gen is not None:
+        gens[args.locale] = gen
     previous = check_output_dir(out, args.resume)
     pred_path, map_path, deid_dir = (out / "predictions.jsonl", out / "surrogates.local.jsonl",
                                      out / "deid")
@@ -590,8 +601,10 @@ def run_prediction(args: PredictArguments) -> dict:
             patient = patient_of(note, group_by)
             where = f"note {note.id!r} ({note.file})"
             if gen is not None:
-                def sur(s, original, patient=patient):
-                    value = gen.surrogate(s.label, original, patient)
+                note_gen = gens[note.locale or args.locale]
+
+                def sur(s, original, patient=patient, note_gen=note_gen):
+                    value = note_gen.surrogate(s.label, original, patient)
                     d = gen.digest("map", patient, s.label, casefold_key(original))
                     if d not in mapped:
                         mapped.add(d)
@@ -637,6 +650,13 @@ def run_prediction(args: PredictArguments) -> dict:
                 continue
             if note.error is None and note.id in seen_ids:
                 note.error = f"{note.file}: note id {note.id!r} occurs twice"
+            if note.error is None and gen is not None and note.locale and \
+                    note.locale not in gens:
+                try:
+                    gens[note.locale] = SurrogateGenerator(key_material, note.locale)
+                except AttributeError:
+                    note.error = (f"{note.file}: record {note.id!r}: Faker has no locale "
+                                  f"{note.locale!r}")
             if note.error is not None:
                 skipped.append({"id": note.id, "file": note.file, "reason": note.error})
                 if args.on_error == "stop":
@@ -670,7 +690,9 @@ def run_prediction(args: PredictArguments) -> dict:
         "settings": settings,
     }
     if gen is not None:
-        summary["surrogates"] = dict(sorted(gen.stats.items()))
+        stats = sum((g.stats for g in gens.values()), Counter())
+        summary["surrogates"] = dict(sorted(stats.items()))
+        summary["surrogate_locales"] = sorted(gens)
     if leak is not None:
         summary["leak"] = leak.to_json()
     write_json_atomic(out / "summary.json", summary)

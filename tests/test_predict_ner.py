@@ -201,6 +201,27 @@ def test_surrogates_consistent_per_patient_through_predict_ner(tiny_phi_run, tmp
     assert deid["K1"]["001-01"] != deid["K2"]["001-01"]
 
 
+def test_jsonl_patient_and_locale_fields(tiny_phi_run, tmp_path):
+    text = CORPUS_TEXT[1]
+    records = [{"id": "a", "text": text, "patient": "P1"}, {"id": "b", "text": text,
+               "patient": "P1"}, {"id": "c", "text": text, "patient": "P2"},
+               {"id": "d", "text": text, "patient": "P1", "locale": "de_DE"},
+               {"id": "e", "text": text, "locale": "xx_YY"}]
+    src = tmp_path / "notes.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_cli("--model", tiny_phi_run, "--input", src, "--format", "jsonl",
+                   "--output_dir", out, "--redact", "surrogate", "--surrogate_key", "K",
+                   "--threshold", 0.9, "--on_error", "skip") == 0
+    deid = {r["id"]: r["text"] for r in read_jsonl(out / "deid" / "notes.jsonl")}
+    assert deid["a"] == deid["b"] != deid["c"]  # the patient field groups notes
+    assert deid["d"] != deid["a"]  # other locale, other fake values (dates shift alike)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["surrogate_locales"] == ["de_DE", "en_US"]
+    assert summary["skipped"][0]["id"] == "e" and "no locale 'xx_YY'" in \
+        summary["skipped"][0]["reason"]
+
+
 # ------------------------------------------------------------------ streaming and resume
 
 
