@@ -166,10 +166,10 @@ def iter_notes(fmt: str, path: str | Path, *, gold: bool = False) -> Iterator[No
     ``*.jsonl`` of a folder, records ``{"id", "text", ...}`` (``patient`` and ``locale``
     optional; ``spans`` read with ``gold``). ``i2b2_2014``: ``*.xml`` with
     :func:`data_scripts.i2b2_2014.read_file` (tags as written). ``brat``: ``*.txt`` under the
-    folder (ids relative paths), the ``.ann`` read only with ``gold``. A note that cannot be read (not UTF-8, empty or only whitespace,
-    not JSON, a bad record or tag) is yielded with ``error`` naming file, line or offset; a
-    missing path or a folder without such files raises :class:`FormatError`. Ids are not
-    checked for repeats here (:func:`run_prediction` does).
+    folder (ids relative paths), the ``.ann`` read only with ``gold``. A note that cannot be
+    read (not UTF-8, empty or only whitespace, not JSON, a bad record or tag) is yielded with
+    ``error`` naming file, line or offset; a missing path or a folder without such files raises
+    :class:`FormatError`. Ids are not checked for repeats here (:func:`run_prediction` does).
     """
     from data_scripts import brat, i2b2_2014
     from data_scripts.loader_common import decode_utf8
