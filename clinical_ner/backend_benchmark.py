@@ -28,6 +28,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from clinical_ner.files import write_json_atomic, write_text_atomic
+
 #: The settings ``--backends all`` stands for.
 DEFAULT_BACKENDS = ("torch:fp32,torch:int8,onnx:fp32,onnx:int8,pipeline:fp32,torch:fp32:2x1,"
                     "onnx:int8:2x1")
@@ -389,12 +391,8 @@ def write_backends(result: dict, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in (("backends.json", json.dumps(result, indent=2) + "\n"),
-                       ("backends.md", backends_markdown(result))):
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out_dir / name)
-        paths.append(out_dir / name)
+    paths.append(write_json_atomic(out_dir / "backends.json", result))
+    paths.append(write_text_atomic(out_dir / "backends.md", backends_markdown(result)))
     paths.append(plot_backends(result, out_dir / "backends.png"))
     return paths
 
