@@ -283,7 +283,14 @@ class SurrogateGenerator:
                          "department": lambda: fake.random_element(_DEPARTMENTS)}[kind]()
             return value if kind in ("email", "url", "ipaddr") else match_case(value, core)
 
-        return self._draw(kind, typ, core, patient, make)
+        def make_or_layout(parts):
+            try:
+                return make(parts)
+            except AttributeError:  # the locale's Faker lacks this provider (de_DE: state_abbr)
+                self.stats["faker_missing"] += 1
+                return layout_surrogate(core, self._rng(*parts))
+
+        return self._draw(kind, typ, core, patient, make_or_layout)
 
     def _name(self, core: str, typ: str, patient: str) -> str:
         out, pos = [], 0
@@ -314,9 +321,12 @@ class SurrogateGenerator:
         first = name in self._first_names[0]
         for attempt in range(8):
             fake = self._fake("name", patient, typ, tok.casefold(), str(attempt))
-            if male != female:  # a given name of one gender gets one of the same gender
-                value = fake.first_name_male() if male else fake.first_name_female()
-            else:
+            try:
+                if male != female:  # a given name of one gender gets one of the same gender
+                    value = fake.first_name_male() if male else fake.first_name_female()
+                else:
+                    value = fake.first_name() if first else fake.last_name()
+            except AttributeError:  # a locale without gendered first names
                 value = fake.first_name() if first else fake.last_name()
             value = re.sub(r"[^\w'-]", "", value) or value
             if value.casefold() != tok.casefold():

@@ -154,6 +154,15 @@ def test_faker_kinds_and_case(gen):
     assert gen.surrogate("NAME/PATIENT", " Smith\n", "001").startswith(" ")  # spaces kept
 
 
+def test_other_locales_and_missing_faker_providers():
+    g = SurrogateGenerator("k", "de_DE")  # its Faker has no state_abbr
+    state = g.surrogate("LOCATION/STATE", "MA", "001")
+    assert re.fullmatch(r"[A-Z]{2}", state) and state != "MA"
+    assert g.stats["faker_missing"] >= 1
+    assert g.surrogate("LOCATION/CITY", "Boston", "001") != "Boston"
+    assert g.surrogate("NAME/PATIENT", "Smith, John", "001").count(", ") == 1
+
+
 def test_labels_type_or_category_only():
     assert split_label("NAME/PATIENT") == ("NAME", "PATIENT")
     assert split_label("DATE") == ("DATE", "DATE")
