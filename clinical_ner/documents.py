@@ -171,7 +171,7 @@ def read_jsonl(path: str | Path) -> Iterator[Document]:
                 continue
             try:
                 record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as exc:
+            except (ValueError, RecursionError) as exc:  # ValueError: also a >4300-digit int
                 raise FormatError(f"{path}:{lineno}: not JSON: {exc}") from exc
             yield Document.from_json(record, where=f"{path}:{lineno}")
 

@@ -224,14 +224,14 @@ def _jsonl_notes(f: Path, gold: bool) -> Iterator[Note]:
                 read = {k: record[k] for k in ("id", "text") if k in record} \
                     if isinstance(record, dict) and not gold else record
                 doc = Document.from_json(read, where=where)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                yield Note(f"{f.name}:{lineno}", "", where, deid_file=f.name,
-                           error=f"{where}: not JSON: {exc}")
-                continue
             except FormatError as exc:
                 rid = record.get("id") if isinstance(record, dict) else None
                 yield Note(str(rid) if rid is not None else f"{f.name}:{lineno}", "", where,
                            deid_file=f.name, error=str(exc))
+                continue
+            except (ValueError, RecursionError) as exc:  # ValueError: also a >4300-digit int
+                yield Note(f"{f.name}:{lineno}", "", where, deid_file=f.name,
+                           error=f"{where}: not JSON: {exc}")
                 continue
             patient, locale = record.get("patient"), record.get("locale")
             if not doc.text.strip():
@@ -349,6 +349,10 @@ def check_output_dir(out: Path, resume: bool) -> bool:
         if n.startswith(".") and n.endswith(".tmp"):
             (out / n).unlink()
     previous = any(n in entries for n in OWN_OUTPUTS)
+    if previous and "summary.json" not in entries:  # a run writes it first: not one of ours
+        raise ValueError(f"--output_dir {out} holds {', '.join(entries[:3])} but no "
+                         "summary.json, so no run of this tool; choose an empty or new folder "
+                         "(nothing is overwritten)")
     if previous and not resume:
         raise ValueError(f"--output_dir {out} holds a previous run; rerun with --resume true to "
                          "finish it, or choose another folder")
@@ -503,7 +507,9 @@ def run_prediction(args: PredictArguments) -> dict:
     settings = {"model": str(args.model), "input": str(args.input), "format": args.format,
                 "redact": args.redact, "threshold": args.threshold,
                 "thresholds_file": args.thresholds_file, "window_merge": args.window_merge,
-                "group_by": args.group_by, "locale": args.locale, **st,
+                "group_by": args.group_by, "locale": args.locale,
+                # the run's training format is "run_format": "format" stays the input's
+                **{k: v for k, v in st.items() if k != "format"}, "run_format": st["format"],
                 "batch_size": args.batch_size, "chunk_size": args.chunk_size,
                 "on_error": args.on_error, "gold": args.gold,
                 "surrogate_key": key_source if args.redact == "surrogate" else None}

@@ -315,6 +315,54 @@ def test_output_folder_refusals(tiny_phi_run, tmp_path, capsys):
     assert not (tmp_path / "loc").exists()  # refused before the folder is made
 
 
+def test_resume_refuses_another_input_format(tiny_phi_run, tmp_path, capsys):
+    """summary.json keeps the input --format (not the run's training format), so a rerun on the
+    same OUT with another --format is refused instead of mixing two formats' outputs."""
+    src = tmp_path / "mix"
+    src.mkdir()
+    (src / "a.txt").write_text("Patient John Smith seen 04/13/2059.\n", encoding="utf-8")
+    (src / "b.jsonl").write_text('{"id": "b", "text": "Dr. Kay saw Ann Lee."}\n',
+                                 encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", out,
+                   "--format", "text") == 0
+    settings = json.loads((out / "summary.json").read_text(encoding="utf-8"))["settings"]
+    assert settings["format"] == "text" and settings["run_format"] == "i2b2_2014"
+    assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", out,
+                   "--format", "jsonl") == 2
+    assert "format: 'text' then, 'jsonl' now" in capsys.readouterr().err
+    assert not (out / "deid" / "b.jsonl").exists()
+
+
+def test_jsonl_line_with_a_huge_integer_is_a_bad_record(tmp_path):
+    """json.loads raises a plain ValueError (not JSONDecodeError) for an integer of more than
+    4300 digits: an unreadable note of its file and line (skippable), not a crash."""
+    from clinical_ner.documents import FormatError, read_jsonl
+    from clinical_ner.prediction import iter_notes
+
+    f = tmp_path / "n.jsonl"
+    f.write_text('{"id": "a", "text": "x", "n": 1' + "0" * 5000 + '}\n'
+                 '{"id": "b", "text": "Ann Lee"}\n', encoding="utf-8")
+    notes = list(iter_notes("jsonl", f))
+    assert [n.id for n in notes] == ["n.jsonl:1", "b"]
+    assert notes[0].error.startswith(f"{f}:1: not JSON") and notes[1].error is None
+    with pytest.raises(FormatError, match=r"n\.jsonl:1: not JSON"):
+        list(read_jsonl(f))
+
+
+def test_output_folder_without_summary_is_not_a_previous_run(tiny_phi_run, tmp_path, capsys):
+    """deid/ or predictions.jsonl without summary.json (which a run writes first) are a user's
+    files: refused, not overwritten or appended to."""
+    src = write_txt(tmp_path / "txt", demo_docs({"042-01"}))
+    for name in ("deid/042-01.txt", "predictions.jsonl"):
+        out = tmp_path / name.replace("/", "_")
+        (out / name).parent.mkdir(parents=True)
+        (out / name).write_text("a user's file")
+        assert run_cli("--model", tiny_phi_run, "--input", src, "--output_dir", out) == 2
+        assert "no summary.json" in capsys.readouterr().err
+        assert (out / name).read_text() == "a user's file"
+
+
 # ------------------------------------------------------------------ thresholds
 
 
