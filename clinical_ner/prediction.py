@@ -54,7 +54,8 @@ KEY_ENV = "CLINICAL_NER_SURROGATE_KEY"
 OWN_OUTPUTS = ("predictions.jsonl", "summary.json", "surrogates.local.jsonl", "deid")
 #: Settings that must not change between a run and its resumption.
 RESUME_SETTINGS = ("model", "input", "format", "redact", "threshold", "thresholds_file",
-                   "window_merge", "group_by", "locale", "max_seq_length", "doc_stride")
+                   "window_merge", "group_by", "locale", "max_seq_length", "doc_stride",
+                   "surrogate_key_fingerprint")
 
 
 @dataclass
@@ -424,6 +425,16 @@ def _surrogate_key(args: PredictArguments) -> tuple[str | None, str]:
     return None, "random per run (not written; surrogates cannot be recomputed)"
 
 
+def key_fingerprint(key: str | bytes) -> str:
+    """A fingerprint of a surrogate key, stored in ``summary.json`` so that a resumed run with
+    another key is refused: 16 hex digits of PBKDF2-HMAC-SHA256 (200,000 iterations, fixed
+    salt), slow to brute-force for a weak key and never the key itself."""
+    import hashlib
+
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    return hashlib.pbkdf2_hmac("sha256", raw, b"clinical-ner surrogate key", 200_000)[:8].hex()
+
+
 def release_freed_memory() -> None:
     """Give the memory freed by the last chunk back to the operating system (glibc's
     ``malloc_trim(0)``; a no-op elsewhere). Without it glibc keeps the freed buffers of batches
@@ -516,6 +527,8 @@ def run_prediction(args: PredictArguments) -> dict:
     total = count_notes(args.format, inp)  # a folder without notes fails before any output
     # one key for every locale's generator (a random one, never written, when none is given)
     key_material = key if key is not None else secrets.token_bytes(32)
+    settings["surrogate_key_fingerprint"] = (key_fingerprint(key_material)
+                                             if args.redact == "surrogate" else None)
     gens: dict[str, SurrogateGenerator] = {}
     try:
         gen = SurrogateGenerator(key_material, args.locale) if args.redact == "surrogate" \
@@ -533,7 +546,8 @@ def run_prediction(args: PredictArguments) -> dict:
         if (out / "summary.json").is_file():
             old = json.loads((out / "summary.json").read_text(encoding="utf-8")).get(
                 "settings", {})
-        changed = [k for k in RESUME_SETTINGS if k in old and old[k] != settings[k]]
+        changed = [k for k in RESUME_SETTINGS if k in old and old[k] != settings[k]
+                   and not (k == "surrogate_key_fingerprint" and key is None)]  # said below
         if changed:
             what = ", ".join(f"{k}: {old[k]!r} then, {settings[k]!r} now" for k in changed)
             raise ValueError(f"--output_dir {out} holds a run with other settings ({what}); "
@@ -681,6 +695,12 @@ def run_prediction(args: PredictArguments) -> dict:
         n = len(chunk)
         flush(chunk)
         bar.update(n)
+    except BaseException as exc:  # stopped (bad note, kill signal, ...): say so, then re-raise
+        write_json_atomic(out / "summary.json", {
+            "status": "stopped", "stopped_by": type(exc).__name__, "notes": counts["notes"],
+            "notes_already_done": already, "skipped_notes": len(skipped), "skipped": skipped,
+            "settings": settings})
+        raise
     finally:
         bar.close()
     seconds = time.time() - t_start

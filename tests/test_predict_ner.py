@@ -286,6 +286,28 @@ def test_unreadable_notes_skipped_and_counted(tiny_phi_run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "b.txt" in err and "encoding error" in err
     assert list(spans_of(tmp_path / "stop" / "predictions.jsonl")) == ["a"]  # written first
+    stopped = json.loads((tmp_path / "stop" / "summary.json").read_text())
+    assert (stopped["status"], stopped["stopped_by"], stopped["notes"]) == (
+        "stopped", "FormatError", 1)
+
+
+def test_resume_with_another_surrogate_key_is_refused(tiny_phi_run, tmp_path, capsys,
+                                                      monkeypatch):
+    from clinical_ner.prediction import key_fingerprint
+
+    monkeypatch.delenv("CLINICAL_NER_SURROGATE_KEY", raising=False)
+    src = write_txt(tmp_path / "txt", demo_docs({"042-01"}))
+    out = tmp_path / "out"
+    args = ("--model", tiny_phi_run, "--input", src, "--output_dir", out, "--redact",
+            "surrogate")
+    assert run_cli(*args, "--surrogate_key", "key-A") == 0
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert settings["surrogate_key_fingerprint"] == key_fingerprint("key-A") != \
+        key_fingerprint("key-B")
+    assert "key-A" not in (out / "summary.json").read_text()
+    assert run_cli(*args, "--surrogate_key", "key-A") == 0  # same key: resumes (all done)
+    assert run_cli(*args, "--surrogate_key", "key-B") == 2
+    assert "surrogate_key_fingerprint" in capsys.readouterr().err
 
 
 def test_output_folder_refusals(tiny_phi_run, tmp_path, capsys):
