@@ -27,7 +27,6 @@ The ``RUN/onnx/`` folder is a cache derived from the run's weights: it is rebuil
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -38,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from clinical_ner.files import sha256_of
 
 logger = logging.getLogger("clinical_ner")
 
@@ -108,14 +109,6 @@ def cpu_has_vnni() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _weights_file(run_dir: Path) -> Path:
     for name in ("model.safetensors", "pytorch_model.bin"):
         if (run_dir / name).is_file():
@@ -157,7 +150,7 @@ def export_onnx(run_dir: str | Path, tokenizer=None, *, int8: bool = False) -> d
     run_dir = Path(run_dir)
     out_dir = run_dir / ONNX_DIR
     weights = _weights_file(run_dir)
-    sha = _sha256(weights)
+    sha = sha256_of(weights)
     report_path = out_dir / EXPORT_REPORT
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     if report.get("source_sha256") != sha:

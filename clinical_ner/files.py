@@ -71,3 +71,14 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
         raise OSError(f"{what} {path} is not writable ({reason}); choose another folder") \
             from exc
     return path
+
+
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 of a file's bytes as 64 hex digits (read in 1 MiB blocks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

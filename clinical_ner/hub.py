@@ -321,7 +321,7 @@ def onnx_files(run_dir: str | Path) -> list[str]:
     """The ONNX exports of a run (``RUN/onnx/model.onnx``, ``model_quantized.onnx``) that
     exist and were made from the run's current weights (``RUN/onnx/export.json`` records the
     SHA-256 of ``model.safetensors``); a stale export is left out."""
-    import hashlib
+    from clinical_ner.files import sha256_of
 
     folder = Path(run_dir) / "onnx"
     report = folder / "export.json"
@@ -331,11 +331,7 @@ def onnx_files(run_dir: str | Path) -> list[str]:
         info = json.loads(report.read_text(encoding="utf-8"))
     except ValueError:
         return []
-    h = hashlib.sha256()
-    with (Path(run_dir) / "model.safetensors").open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    if info.get("source_sha256") != h.hexdigest():
+    if info.get("source_sha256") != sha256_of(Path(run_dir) / "model.safetensors"):
         logger.warning("%s was exported from other weights: not published", folder)
         return []
     return [n for n in ONNX_FILES if (folder / n).is_file() and n in info.get("files", {})]
