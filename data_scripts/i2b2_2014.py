@@ -182,6 +182,8 @@ def _tag_span(tag, text: str) -> tuple[Span | None, str | None, tuple]:
     if start < 0 or end > len(text):
         return None, (f"out_of_bounds: [{start}, {end}) outside the text ({len(text)} "
                       "characters)"), (start, end)
+    if not typ:
+        return None, f"missing_type: <{category}> tag [{start}, {end}) has no TYPE", (start, end)
     span = Span(start, end, f"{category}/{typ}")
     attr = tag.get("text")
     if category not in I2B2_2014_TYPES or typ not in I2B2_2014_TYPES[category]:

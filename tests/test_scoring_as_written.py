@@ -297,3 +297,15 @@ def test_physionet_perturbed_predictions_score_as_the_official_scorer(tmp_path):
     reading = m["evaluation"]["reading"]["pred"]
     assert reading["tags_read"] == n + 5 + 2 + 4 and reading["differ"] == 5
     assert reading["problems"] == {"duplicate (scored once)": 5, "unknown_label (scored)": 2}
+
+
+def test_tag_without_type_is_an_error_when_scoring_and_dropped_for_training(tmp_path):
+    tags = gold_tags() + ['<NAME id="P9" start="29" end="44" text="Tolliver Quince" />']
+    with pytest.raises(FormatError, match=r"tag P9: missing_type: <NAME> tag \[29, 44\)"):
+        score(tmp_path, tags)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "101-01.xml").write_text(xml(tags), encoding="utf-8")
+    report = LoadReport("i2b2_2014")
+    (doc,) = i2b2_2014.read_folder(tmp_path / "t", report)
+    assert len(doc.spans) == 5 and [p.problem.split(":")[0] for p in report.problems] == [
+        "missing_type"]
