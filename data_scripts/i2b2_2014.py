@@ -143,6 +143,8 @@ def read_file(path: str | Path, report: LoadReport, *, labels=None,
                                   "be scored")
             report.problem(file=str(path), record=doc_id, tag_id=tag_id, start=start, end=end,
                            problem=problem, action="dropped")
+            if start is not None and 0 <= start < end <= len(text):  # placeable: not "O"
+                rejected.append((start, end))
             continue
         if problem == "empty_text_attribute":
             report.counts["empty_text_attribute"] += 1

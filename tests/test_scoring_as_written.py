@@ -309,3 +309,4 @@ def test_tag_without_type_is_an_error_when_scoring_and_dropped_for_training(tmp_
     (doc,) = i2b2_2014.read_folder(tmp_path / "t", report)
     assert len(doc.spans) == 5 and [p.problem.split(":")[0] for p in report.problems] == [
         "missing_type"]
+    assert doc.meta["rejected"] == [(29, 44)]  # kept out of the training loss
