@@ -187,8 +187,14 @@ def export_onnx(run_dir: str | Path, tokenizer=None, *, int8: bool = False) -> d
 
         t0 = time.time()
         tmp = out_dir / f".{ONNX_INT8}.tmp.onnx"
-        quantize_dynamic(str(out_dir / ONNX_FP32), str(tmp), weight_type=QuantType.QInt8,
-                         per_channel=True, reduce_range=not report["vnni"])
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.WARNING))  # the quantizer logs each tensor at INFO
+        try:
+            quantize_dynamic(str(out_dir / ONNX_FP32), str(tmp), weight_type=QuantType.QInt8,
+                             per_channel=True, reduce_range=not report["vnni"])
+        finally:
+            root.setLevel(level)
         os.replace(tmp, out_dir / ONNX_INT8)
         report["files"][ONNX_INT8] = {"export_seconds": round(time.time() - t0, 2),
                                       "weight_type": "QInt8", "activation_type": "QUInt8",
