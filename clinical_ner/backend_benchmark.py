@@ -125,12 +125,6 @@ def parse_backends(text: str, threads: int = 2) -> list[BackendSetting]:
     return out
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    import numpy as np
-
-    return round(float(np.percentile(values, q)), 1) if values else None
-
-
 # ------------------------------------------------------------------------------------ the worker
 
 
@@ -271,6 +265,7 @@ def measure_backends(run_dir: str | Path, settings: list[BackendSetting], *,
     that fails has its ``error`` and null figures (the others still run)."""
     from transformers import AutoTokenizer
 
+    from clinical_ner.benchmarking import percentile
     from clinical_ner.documents import Document, Span
     from clinical_ner.evaluation import score_documents
 
@@ -301,7 +296,9 @@ def measure_backends(run_dir: str | Path, settings: list[BackendSetting], *,
             row.tokens_per_s = round(n_tokens / row.seconds, 1)
             row.notes_per_s = round(len(gold) / row.seconds, 2)
             lat = [x for r in res for x in r["latency_ms"]]
-            row.latency_p50_ms, row.latency_p95_ms = _percentile(lat, 50), _percentile(lat, 95)
+            p50, p95 = percentile(lat, 50), percentile(lat, 95)
+            row.latency_p50_ms = None if p50 is None else round(p50, 1)
+            row.latency_p95_ms = None if p95 is None else round(p95, 1)
             info = res[0]["info"]
             row.disk_mb = round(sum(info["model_files"].values()) / 1e6, 1)
             row.peak_mem_mb = round(max(r["peak_mem_mb"] for r in res), 1)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport, Span
+from clinical_ner.files import write_json_atomic, write_text_atomic
 
 logger = logging.getLogger("clinical_ner")
 
@@ -258,12 +259,6 @@ def patient_of(note: Note, group_by: re.Pattern) -> str:
 # ------------------------------------------------------------------------------ writing
 
 
-def _atomic(path: Path, text: str) -> None:
-    from clinical_ner.files import write_text_atomic
-
-    write_text_atomic(path, text)
-
-
 def _append(path: Path, lines: list[str]) -> None:
     """Append whole lines and fsync (a crash can leave only a partial last line, which
     :func:`_complete_lines` drops on resume)."""
@@ -304,14 +299,15 @@ def write_deid(fmt: str, deid_dir: Path, note: Note, text: str, spans: list[Span
     if fmt == "jsonl":
         return json.dumps(doc.to_json(), ensure_ascii=False)
     if fmt == "text":
-        _atomic(deid_dir / (_safe_relative(note.id).as_posix() + ".txt"), text)
+        write_text_atomic(deid_dir / (_safe_relative(note.id).as_posix() + ".txt"), text)
         return None
     if fmt == "brat":
         from clinical_ner.predictions import brat_lines
 
         stem = deid_dir / _safe_relative(note.id)
-        _atomic(stem.with_name(stem.name + ".txt"), text)
-        _atomic(stem.with_name(stem.name + ".ann"), "".join(x + "\n" for x in brat_lines(doc)))
+        write_text_atomic(stem.with_name(stem.name + ".txt"), text)
+        write_text_atomic(stem.with_name(stem.name + ".ann"),
+                          "".join(x + "\n" for x in brat_lines(doc)))
         return None
     from data_scripts import i2b2_2014
 
@@ -474,7 +470,6 @@ def run_prediction(args: PredictArguments) -> dict:
     from transformers import AutoConfig, AutoTokenizer
 
     from clinical_ner.backends import check_backend, load_inference_model
-    from clinical_ner.files import write_json_atomic
     from clinical_ner.inference import predict_documents
     from clinical_ner.redaction import LeakCounter, redact
     from clinical_ner.surrogates import SurrogateGenerator, casefold_key
@@ -565,7 +560,7 @@ def run_prediction(args: PredictArguments) -> dict:
                     if rid in done and rid not in seen:
                         kept.append(line)
                         seen.add(rid)
-                _atomic(f, "".join(x + "\n" for x in kept))
+                write_text_atomic(f, "".join(x + "\n" for x in kept))
         logger.info("resuming in %s: %d notes already done are skipped", out, len(done))
     mapped: set[bytes] = set()
     if gen is not None:
