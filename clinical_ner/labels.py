@@ -181,3 +181,11 @@ def bio_to_spans(
     if cur_type is not None:
         spans.append(Span(cur_start, cur_end, span_label_of(cur_type)))
     return spans
+
+
+def check_label_names(id2label: dict) -> None:
+    """Refuse placeholder label names: raises ValueError when any is ``LABEL_<n>``."""
+    bad = [v for v in id2label.values() if str(v).startswith("LABEL_")]
+    if bad:
+        raise ValueError(f"refusing to save a model with placeholder labels {bad[:3]}; "
+                         "id2label must hold the task's IOB2 names")

@@ -95,7 +95,7 @@ def write_i2b2_2014(docs: Sequence[Document], out_dir: str | Path) -> list[Path]
         except ValueError as exc:  # FormatError is a ValueError
             raise ValueError(f"document {doc.id!r}: {path} does not read back: {exc}") from exc
         if back.text != doc.text:
-            from clinical_ner.evaluation import first_difference
+            from clinical_ner.scoring import first_difference
 
             i = first_difference(doc.text, back.text)
             raise ValueError(

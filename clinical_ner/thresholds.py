@@ -4,7 +4,7 @@
 At threshold ``t`` a token is PHI unless the model's probability of ``O`` is at least ``t``
 (:func:`clinical_ner.inference.class_thresholds`); a higher ``t`` labels more tokens, trading
 precision for recall. :func:`threshold_sweep` predicts the split once per threshold with the
-run's windows and scores each with :func:`clinical_ner.evaluation.score_documents`;
+run's windows and scores each with :func:`clinical_ner.scoring.score_documents`;
 :func:`write_threshold_outputs` writes ``thresholds.json`` and ``thresholds.png`` (counts and
 scores only). Choose the setting on dev, then use it with ``predict_ner.py --threshold``.
 """
@@ -56,7 +56,7 @@ def threshold_sweep(model, tokenizer, gold, task, thresholds: Sequence[float], *
     ``{"measures", "gold_spans", "rows": [{"threshold", "pred_spans", <measure>: {"precision",
     "recall", "f1"}}]}``. Raises ValueError for ``window_merge="longest"`` (arg-max only).
     """
-    from clinical_ner.evaluation import score_documents
+    from clinical_ner.scoring import score_documents
     from clinical_ner.inference import predict_corpus
 
     if predict_kwargs.get("window_merge", "central") != "central":

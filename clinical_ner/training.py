@@ -8,14 +8,43 @@ test written to ``metrics.json``.
 
 from __future__ import annotations
 
+import difflib
 import logging
-import random
+import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    Trainer,
+    enable_full_determinism,
+    set_seed,
+)
+
+from clinical_ner.cli import UsageError
 from clinical_ner.documents import Document
-from clinical_ner.files import write_json_atomic
+from clinical_ner.files import check_writable_dir, write_json_atomic
+from clinical_ner.inference import predict_corpus_sharded
+from clinical_ner.labels import check_label_names
+from clinical_ner.models import MODEL_ALIASES, ModelNotAvailable, load_pretrained, resolve_model
+from clinical_ner.run_folder import FINISHED_FILES as RUN_FILES
+from clinical_ner.run_folder import RUN_JSON
+from clinical_ner.scoring import score_documents
+from clinical_ner.task_data import load_task_documents
+from clinical_ner.tasks import get_task, shipped_label_maps
+from clinical_ner.windows import (
+    NegativeSubsampler,
+    build_windows,
+    special_affixes,
+    windows_with_entity,
+)
+from data_scripts import READERS
 
 logger = logging.getLogger("clinical_ner")
 
@@ -81,104 +110,10 @@ TRAINING_DEFAULTS = dict(
 
 #: Values of ``--metric_for_best_model`` (what :class:`SpanEvalTrainer`'s ``evaluate`` reports).
 SELECTION_METRICS = ("strict_f1", "strict_precision", "strict_recall")
-#: Files whose presence in ``--output_dir`` means it holds a finished run.
-RUN_FILES = ("metrics.json", "dev_metrics.json", "train_results.json", "model.safetensors",
-             "pytorch_model.bin", "config.json")
-#: JSON files a run writes (removed with ``--overwrite_output_dir``; weights are overwritten).
-RUN_JSON = ("metrics.json", "dev_metrics.json", "train_results.json", "run_args.json",
-            "clinical_ner.json", "load_report.json")
 
-
-def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels=True):
-    """Documents -> training windows (dicts with input_ids, attention_mask, labels, length).
-
-    Words are split at the gold span boundaries; the first sub-token of each word carries its
-    IOB2 class id (index in ``task.scheme.bio_labels``), or -100 (left out of the loss) for a
-    word under a gold tag the loader rejected (``doc.meta["ignore_words"]`` from
-    :func:`data_scripts.to_dataset_dict`). ``with_labels=False`` leaves ``labels`` out.
-    """
-    from clinical_ner.windows import IGNORE, make_windows, special_affixes, tokenize_documents
-
-    label_id = {lab: i for i, lab in enumerate(task.scheme.bio_labels)}
-    words_tags = [task.words_and_tags(d) for d in docs]
-    toks = tokenize_documents(tokenizer, [d.text for d in docs], [w for w, _ in words_tags])
-    affixes = special_affixes(tokenizer)
-    out = []
-    for i, (td, (_, tags)) in enumerate(zip(toks, words_tags)):
-        labels = None
-        if with_labels:
-            ignore = docs[i].meta.get("ignore_words") or [False] * len(tags)
-            labels = [IGNORE if skip else label_id[t] for t, skip in zip(tags, ignore,
-                                                                         strict=True)]
-        for w in make_windows(tokenizer, td, max_seq_length, doc_stride, labels, i, affixes):
-            row = {"input_ids": w["input_ids"], "attention_mask": w["attention_mask"],
-                   "length": len(w["input_ids"])}
-            if with_labels:
-                row["labels"] = w["labels"]
-            out.append(row)
-    return out
-
-
-def windows_with_entity(windows: list[dict]) -> list[bool]:
-    """Per training window (from :func:`build_windows`), whether a labelled word in it is part of
-    an entity (class id > 0; id 0 is ``O`` in every label scheme)."""
-    return [any(lab > 0 for lab in w["labels"]) for w in windows]
-
-
-class NegativeSubsampler:
-    """A training sampler: every window with an entity, plus a fresh seeded fraction ``keep`` of
-    the windows without one, each epoch (epoch k draws with seed ``seed + k``).
-
-    ``has_entity[i]`` says whether window i holds a labelled entity. With ``lengths`` (window
-    lengths in sub-tokens) and ``batch_size``, the epoch's windows are put in the Trainer's
-    ``group_by_length`` order (:func:`transformers.trainer_pt_utils.get_length_grouped_indices`:
-    random mega-batches, each sorted by length, so a batch pads little); without them they are
-    shuffled. Its length is constant, as the Trainer needs; under ``accelerate`` every process
-    draws the same indices and takes its shard of them.
-    """
-
-    def __init__(self, has_entity: list[bool], keep: float, seed: int,
-                 lengths: list[int] | None = None, batch_size: int | None = None):
-        self.pos = [i for i, h in enumerate(has_entity) if h]
-        self.neg = [i for i, h in enumerate(has_entity) if not h]
-        self.n_neg = min(len(self.neg), round(keep * len(self.neg)))
-        self.seed, self.epoch = seed, 0
-        self.lengths, self.batch_size = lengths, batch_size
-
-    def __len__(self) -> int:
-        return len(self.pos) + self.n_neg
-
-    def epoch_indices(self, epoch: int) -> list[int]:
-        """The window indices of epoch ``epoch`` in batch order (see the class docstring)."""
-        rng = random.Random(self.seed + epoch)
-        idx = self.pos + rng.sample(self.neg, self.n_neg)
-        if self.lengths is None or not self.batch_size:
-            rng.shuffle(idx)
-            return idx
-        import torch
-        from transformers.trainer_pt_utils import get_length_grouped_indices
-
-        gen = torch.Generator().manual_seed(self.seed + epoch)
-        order = get_length_grouped_indices([self.lengths[i] for i in idx], self.batch_size,
-                                           generator=gen)
-        return [idx[j] for j in order]
-
-    def set_epoch(self, epoch: int) -> None:
-        """Draw epoch ``epoch`` at the next iteration. The Trainer calls it (through
-        accelerate's ``DataLoaderShard.set_epoch``) before each epoch, also when it resumes from
-        a checkpoint, so a resumed run draws what the uninterrupted run draws; without it the
-        epochs count up from 0 one iteration at a time."""
-        self.epoch = epoch
-
-    def __iter__(self):
-        idx = self.epoch_indices(self.epoch)
-        self.epoch += 1
-        return iter(idx)
 
 
 def _span_eval_trainer():
-    from transformers import Trainer
-
     class SpanEvalTrainer(Trainer):
         """A Trainer whose ``evaluate`` predicts whole dev notes (windows merged per word) and
         reports document-level span measures (``eval_strict_f1`` chooses the best checkpoint)."""
@@ -215,9 +150,6 @@ def _span_eval_trainer():
             return super().create_optimizer(model)
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
-            from clinical_ner.evaluation import score_documents
-            from clinical_ner.inference import predict_corpus_sharded
-
             start = time.time()
             model = self.accelerator.unwrap_model(self.model)
             # every process predicts its shard of the dev notes and gets all predictions back,
@@ -244,17 +176,7 @@ def classifier_parameter_names(model) -> set[str]:
     return {n for n, _ in model.named_parameters() if n.split(".")[0] == "classifier"}
 
 
-def check_label_names(id2label: dict) -> None:
-    """Refuse placeholder label names: raises ValueError when any is ``LABEL_<n>``."""
-    bad = [v for v in id2label.values() if str(v).startswith("LABEL_")]
-    if bad:
-        raise ValueError(f"refusing to save a model with placeholder labels {bad[:3]}; "
-                         "id2label must hold the task's IOB2 names")
-
-
 def _closest(name: str, known) -> str:
-    import difflib
-
     close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.5)
     return f"; closest: {close[0]}" if close else ""
 
@@ -274,10 +196,6 @@ def position_limit(config) -> int | None:
 def _offline_model_files(name: str):
     """``(config, tokenizer)`` of a model alias, folder or Hub id when they load without network
     (a local folder, the minilm package, the Hub cache), else ``(None, None)``. No weights."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    from clinical_ner.models import resolve_model
-
     path = resolve_model(name)
     local = {} if Path(path).exists() else {"local_files_only": True}
     try:
@@ -303,12 +221,6 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, traini
     embeddings and ``--doc_stride`` in ``[0, window content)`` (``max_seq_length`` minus the
     tokenizer's special tokens). Raises :class:`clinical_ner.cli.UsageError`.
     """
-    from clinical_ner.cli import UsageError
-    from clinical_ner.models import MODEL_ALIASES, ModelNotAvailable
-    from clinical_ner.tasks import get_task, shipped_label_maps
-    from clinical_ner.windows import special_affixes
-    from data_scripts import READERS
-
     if data_args.format not in READERS:
         raise UsageError(f"unknown --format {data_args.format!r} (known: "
                          f"{', '.join(sorted(READERS))}{_closest(data_args.format, READERS)})")
@@ -359,8 +271,6 @@ def check_label_map(task, report, data_dir) -> None:
     """Refuse a label-map task none of whose keys is a label of the corpus read (the loader kept
     no span): lists the map's keys and the corpus labels (spans the loader left out as
     ``not_in_task:<label>``). Raises :class:`clinical_ner.cli.UsageError`."""
-    from clinical_ner.cli import UsageError
-
     if task.label_map is None or not task.meta.get("label_map_file"):
         return
     if set(task.label_map) & set(report.per_label):
@@ -373,8 +283,6 @@ def check_label_map(task, report, data_dir) -> None:
 
 def checkpoint_folders(out_dir: str | Path) -> list[Path]:
     """The ``checkpoint-<step>`` folders in ``out_dir``, by step."""
-    import re
-
     out = Path(out_dir)
     if not out.is_dir():
         return []
@@ -395,11 +303,6 @@ def prepare_output_dir(training_args, overwrite: bool) -> str | None:
 
     Raises :class:`clinical_ner.cli.UsageError`, one line naming the folder.
     """
-    import shutil
-
-    from clinical_ner.cli import UsageError
-    from clinical_ner.files import check_writable_dir
-
     out = Path(training_args.output_dir)
     resume = getattr(training_args, "resume_from_checkpoint", None)
     checkpoints = checkpoint_folders(out)
@@ -449,41 +352,17 @@ def prepare_output_dir(training_args, overwrite: bool) -> str | None:
 
 def load_task_data(data_args: DataArguments):
     """Corpus -> ``(task, splits of documents mapped to the task's labels, DatasetDict,
-    report)``. Raises FormatError/ValueError with the file and record on bad input."""
-    from clinical_ner.tasks import get_task
-    from data_scripts import dataset_documents, load_corpus, to_dataset_dict
-
-    if not data_args.data_dir:
-        raise ValueError("--data_dir is required (a corpus folder)")
-    task = get_task(data_args.task, data_args.format, data_args.label_granularity)
-    # labels: spans of labels outside the task are counted and left out *before* the overlap
-    # policy, so they cannot make a task span lose an overlap.
-    splits, report = load_corpus(data_args.format, data_args.data_dir,
-                                 split_seed=data_args.split_seed, labels=task.corpus_labels,
-                                 discontinuous=data_args.discontinuous,
-                                 strip_report_end=data_args.strip_report_end)
-    dsd = to_dataset_dict(splits, task, report)
-    docs = {name: dataset_documents(ds) for name, ds in dsd.items()}
-    return task, docs, dsd, report
+    report)``: the training reading of :func:`clinical_ner.task_data.load_task_documents`."""
+    data = load_task_documents(data_args)
+    return data.task, data.splits, data.datasets, data.report
 
 
 def load_scoring_documents(data_args: DataArguments, task):
-    """The gold documents to *score* against, per split: the corpus read as written (offsets and
-    labels as the files give them, like the official i2b2 2014 scorer; no trimming, dropping or
-    overlap resolution, duplicates once) and relabelled into the task's span labels, a label the
-    task does not know kept as it is (a false negative). Same splits and documents as
-    :func:`load_task_data`. Returns ``(splits, report)``; the report counts how the reading
-    differs from the files (:meth:`~clinical_ner.documents.LoadReport.differences`). Raises
-    FormatError naming file, record and offsets for a tag that cannot be scored."""
-    from data_scripts import load_corpus
-
-    splits, report = load_corpus(
-        data_args.format, data_args.data_dir, split_seed=data_args.split_seed,
-        labels=task.corpus_labels if task.meta.get("label_map_file") else None,
-        discontinuous=data_args.discontinuous, strip_report_end=data_args.strip_report_end,
-        as_written=True)
-    return {name: [task.map_document(d, report, keep_unknown=True) for d in docs]
-            for name, docs in splits.items()}, report
+    """The gold documents to *score* against, per split, and their load report: the scoring
+    reading of :func:`clinical_ner.task_data.load_task_documents` (as written, like the
+    official scorer; same splits and documents as :func:`load_task_data`)."""
+    data = load_task_documents(data_args, as_written=True, task=task)
+    return data.splits, data.report
 
 
 def train(model_args: ModelArguments, data_args: DataArguments, training_args,
@@ -508,20 +387,14 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
     ``dev_metrics.json``, ``train_results.json``. None contains note text. Raises
     :class:`clinical_ner.cli.UsageError` for a refused argument or folder.
     """
-    import torch
-    from datasets import Dataset
-    from transformers import DataCollatorForTokenClassification, enable_full_determinism, set_seed
-
-    from clinical_ner.evaluation import score_documents
-    from clinical_ner.inference import predict_corpus_sharded
-    from clinical_ner.models import load_pretrained
-
     out_dir = Path(training_args.output_dir)
     check_arguments(model_args, data_args, training_args)
     resume = prepare_output_dir(training_args, data_args.overwrite_output_dir)
-    task, docs, dsd, report = load_task_data(data_args)
+    data = load_task_documents(data_args)
+    task, docs, report = data.task, data.splits, data.report
     check_label_map(task, report, data_args.data_dir)
-    gold, _ = load_scoring_documents(data_args, task)  # dev selection and scores: as written
+    # dev selection and scores: the corpus as written, as the official scorer reads it
+    gold = load_task_documents(data_args, as_written=True, task=task).splits
     for need in ("train", "dev"):
         if not docs.get(need):
             raise ValueError(f"{data_args.data_dir}: the {need} split is empty")

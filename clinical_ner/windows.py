@@ -9,8 +9,13 @@ tokenizers).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import torch
+
+from clinical_ner.labels import split_words
 
 IGNORE = -100
 
@@ -104,6 +109,22 @@ def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
     raise ValueError("cannot locate the special tokens this tokenizer adds")
 
 
+def content_length(max_seq_length: int, affixes: tuple[list[int], list[int]]) -> int:
+    """Sub-tokens of a note one window of ``max_seq_length`` positions holds: the length less the
+    special tokens ``affixes`` (:func:`special_affixes`) put around it."""
+    prefix, suffix = affixes
+    return max_seq_length - len(prefix) - len(suffix)
+
+
+def window_bounds(n_tokens: int, max_seq_length: int, doc_stride: int,
+                  affixes: tuple[list[int], list[int]]) -> list[tuple[int, int]]:
+    """``(start, end)`` sub-token ranges (end exclusive, special tokens not counted) of the
+    windows :func:`make_windows` cuts from a note of ``n_tokens`` sub-tokens; one window (0, 0)
+    for an empty note. Raises ValueError as :func:`window_starts`."""
+    content = content_length(max_seq_length, affixes)
+    return [(s, min(s + content, n_tokens)) for s in window_starts(n_tokens, content, doc_stride)]
+
+
 def make_windows(tokenizer, doc: TokenizedDoc, max_seq_length: int, doc_stride: int,
                  word_labels: Sequence[int] | None = None, doc_index: int = 0,
                  affixes: tuple[list[int], list[int]] | None = None) -> list[dict]:
@@ -118,7 +139,7 @@ def make_windows(tokenizer, doc: TokenizedDoc, max_seq_length: int, doc_stride: 
     (0, 1, ... in note order). ``affixes`` caches :func:`special_affixes`.
     """
     prefix, suffix = affixes or special_affixes(tokenizer)
-    content_len = max_seq_length - len(prefix) - len(suffix)
+    content_len = content_length(max_seq_length, (prefix, suffix))
     windows = []
     for wi, s in enumerate(window_starts(len(doc.ids), content_len, doc_stride)):
         chunk = doc.ids[s : s + content_len]
@@ -152,3 +173,90 @@ def make_windows(tokenizer, doc: TokenizedDoc, max_seq_length: int, doc_stride: 
             win["labels"] = labels
         windows.append(win)
     return windows
+
+
+def build_windows(tokenizer, docs, task, max_seq_length, doc_stride, with_labels=True):
+    """Documents -> training windows (dicts with input_ids, attention_mask, labels, length).
+
+    Words are split at the gold span boundaries; the first sub-token of each word carries its
+    IOB2 class id (index in ``task.scheme.bio_labels``), or -100 (left out of the loss) for a
+    word under a gold tag the loader rejected (``doc.meta["ignore_words"]`` from
+    :func:`data_scripts.to_dataset_dict`). ``with_labels=False`` leaves ``labels`` out.
+    """
+    label_id = {lab: i for i, lab in enumerate(task.scheme.bio_labels)}
+    # without labels no tags are needed (a span label outside the task is no error then)
+    words_tags = [task.words_and_tags(d) if with_labels else (split_words(d.text, d.spans), None)
+                  for d in docs]
+    toks = tokenize_documents(tokenizer, [d.text for d in docs], [w for w, _ in words_tags])
+    affixes = special_affixes(tokenizer)
+    out = []
+    for i, (td, (_, tags)) in enumerate(zip(toks, words_tags)):
+        labels = None
+        if with_labels:
+            ignore = docs[i].meta.get("ignore_words") or [False] * len(tags)
+            labels = [IGNORE if skip else label_id[t] for t, skip in zip(tags, ignore,
+                                                                         strict=True)]
+        for w in make_windows(tokenizer, td, max_seq_length, doc_stride, labels, i, affixes):
+            row = {"input_ids": w["input_ids"], "attention_mask": w["attention_mask"],
+                   "length": len(w["input_ids"])}
+            if with_labels:
+                row["labels"] = w["labels"]
+            out.append(row)
+    return out
+
+
+def windows_with_entity(windows: list[dict]) -> list[bool]:
+    """Per training window (from :func:`build_windows`), whether a labelled word in it is part of
+    an entity (class id > 0; id 0 is ``O`` in every label scheme)."""
+    return [any(lab > 0 for lab in w["labels"]) for w in windows]
+
+
+class NegativeSubsampler:
+    """A training sampler: every window with an entity, plus a fresh seeded fraction ``keep`` of
+    the windows without one, each epoch (epoch k draws with seed ``seed + k``).
+
+    ``has_entity[i]`` says whether window i holds a labelled entity. With ``lengths`` (window
+    lengths in sub-tokens) and ``batch_size``, the epoch's windows are put in the Trainer's
+    ``group_by_length`` order (:func:`transformers.trainer_pt_utils.get_length_grouped_indices`:
+    random mega-batches, each sorted by length, so a batch pads little); without them they are
+    shuffled. Its length is constant, as the Trainer needs; under ``accelerate`` every process
+    draws the same indices and takes its shard of them.
+    """
+
+    def __init__(self, has_entity: list[bool], keep: float, seed: int,
+                 lengths: list[int] | None = None, batch_size: int | None = None):
+        self.pos = [i for i, h in enumerate(has_entity) if h]
+        self.neg = [i for i, h in enumerate(has_entity) if not h]
+        self.n_neg = min(len(self.neg), round(keep * len(self.neg)))
+        self.seed, self.epoch = seed, 0
+        self.lengths, self.batch_size = lengths, batch_size
+
+    def __len__(self) -> int:
+        return len(self.pos) + self.n_neg
+
+    def epoch_indices(self, epoch: int) -> list[int]:
+        """The window indices of epoch ``epoch`` in batch order (see the class docstring)."""
+        rng = random.Random(self.seed + epoch)
+        idx = self.pos + rng.sample(self.neg, self.n_neg)
+        if self.lengths is None or not self.batch_size:
+            rng.shuffle(idx)
+            return idx
+        # transformers' trainer utilities load the Trainer stack (seconds): only when sampling
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        gen = torch.Generator().manual_seed(self.seed + epoch)
+        order = get_length_grouped_indices([self.lengths[i] for i in idx], self.batch_size,
+                                           generator=gen)
+        return [idx[j] for j in order]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw epoch ``epoch`` at the next iteration. The Trainer calls it (through
+        accelerate's ``DataLoaderShard.set_epoch``) before each epoch, also when it resumes from
+        a checkpoint, so a resumed run draws what the uninterrupted run draws; without it the
+        epochs count up from 0 one iteration at a time."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        idx = self.epoch_indices(self.epoch)
+        self.epoch += 1
+        return iter(idx)
