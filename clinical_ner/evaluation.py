@@ -15,14 +15,24 @@ Output files are written by :mod:`clinical_ner.report` and :mod:`clinical_ner.pr
 
 from __future__ import annotations
 
-import json
 import logging
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from transformers import AutoConfig, AutoTokenizer
+
+from clinical_ner import report as rep
+from clinical_ner.backends import check_backend, load_inference_model
 from clinical_ner.documents import Document, FormatError, LoadReport
+from clinical_ner.files import check_writable_dir
+from clinical_ner.inference import predict_corpus_sharded, process_state
+from clinical_ner.metrics import CONCEPT_MEASURES, I2B2_2014_MEASURES, paired_test
+from clinical_ner.predictions import check_writable, prediction_format, write_predictions
+from clinical_ner.run_folder import SAVED_SETTINGS, CorpusSettings, RunFolder
 from clinical_ner.scoring import (
     CONFIDENCE,
     check_predictions,
@@ -30,6 +40,10 @@ from clinical_ner.scoring import (
     score_documents,
     where,
 )
+from clinical_ner.task_data import load_task_documents
+from clinical_ner.tasks import get_task
+from clinical_ner.thresholds import parse_thresholds, threshold_sweep, write_threshold_outputs
+from data_scripts import load_corpus
 
 logger = logging.getLogger("clinical_ner")
 
@@ -132,8 +146,6 @@ def _mode(args: EvalArguments) -> str:
         raise ValueError("give exactly one of --model DIR, --gold DIR --pred DIR, or --gold DIR "
                          f"--compare A B (got {', '.join(given) or 'none'})")
     if args.thresholds:
-        from clinical_ner.thresholds import parse_thresholds
-
         if not args.model:
             raise ValueError("--thresholds is for --model (the split is predicted at each "
                              "threshold)")
@@ -174,8 +186,6 @@ def load_documents(fmt: str, path: str | Path, *, as_written: bool = True,
     ``report.splits`` says so. Raises FormatError for an unknown format, a missing path, a bad
     file, or an id that occurs twice.
     """
-    from data_scripts import load_corpus
-
     splits, report = load_corpus(fmt, path, as_written=as_written, **options)
     docs: dict[str, Document] = {}
     for split_docs in splits.values():
@@ -201,48 +211,26 @@ def auto_metric_scheme(fmt: str, docs: Sequence[Document]) -> str:
     return "i2b2_2014" if labels and all("/" in lab for lab in labels) else "concepts"
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"{path}: not JSON: {exc}") from exc
-
-
-#: Settings ``--model`` reads from the run's ``clinical_ner.json`` (CLI flags override them).
-SAVED_SETTINGS = ("task", "format", "label_granularity", "max_seq_length", "doc_stride")
-#: Flags of :class:`EvalArguments` that override the run's data settings when given.
+#: Flags of :class:`EvalArguments` that override the run's corpus settings when given.
 OVERRIDES = SAVED_SETTINGS + ("data_dir", "split_seed", "discontinuous")
 
 
-def model_settings(args: EvalArguments):
-    """The :class:`clinical_ner.training.DataArguments` to score ``--model`` with, as training.
+def model_settings(args: EvalArguments) -> CorpusSettings:
+    """The corpus settings to score ``--model`` with, as training read its corpus.
 
-    Precedence: flags given on the command line (:data:`OVERRIDES`), then
-    ``MODEL/clinical_ner.json`` (:data:`SAVED_SETTINGS`), then the ``data`` block of
-    ``MODEL/run_args.json`` (data_dir, split_seed, discontinuous, ...), then the DataArguments
-    defaults. Raises FormatError when the model folder is missing or a settings file is not
-    JSON, ValueError when no corpus folder is known.
+    Precedence (:meth:`clinical_ner.run_folder.RunFolder.corpus_settings`): flags given on the
+    command line (:data:`OVERRIDES`), then ``MODEL/clinical_ner.json``, then the ``data`` block
+    of ``MODEL/run_args.json`` (data_dir, split_seed, discontinuous, ...), then the defaults.
+    Raises FormatError when the model folder is missing or a settings file is not JSON,
+    ValueError when no corpus folder is known.
     """
-    from dataclasses import fields
-
-    from clinical_ner.training import DataArguments
-
-    model = Path(args.model)
-    if not model.is_dir():
-        raise FormatError(f"--model {model}: no such model folder")
-    known = {f.name for f in fields(DataArguments)}
-    values = {k: v for k, v in _read_json(model / "run_args.json").get("data", {}).items()
-              if k in known}
-    saved = _read_json(model / "clinical_ner.json")
-    values.update({k: saved[k] for k in SAVED_SETTINGS if saved.get(k) is not None})
-    values.update({k: getattr(args, k) for k in OVERRIDES
-                   if k in known and getattr(args, k, None) is not None})
-    data_args = DataArguments(**values)
-    if not data_args.data_dir:
+    run = RunFolder(args.model)
+    if not run.exists():
+        raise FormatError(f"--model {run.path}: no such model folder")
+    settings = run.corpus_settings(**{k: getattr(args, k, None) for k in OVERRIDES})
+    if not settings.data_dir:
         raise ValueError("--model needs --data_dir (the run records none)")
-    return data_args
+    return settings
 
 
 # ---------------------------------------------------------------------------------- the modes
@@ -268,24 +256,18 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
     """Predict one split with a saved model and score it as training does.
 
     The corpus is read as written (the official scorer's reading) and mapped to the task's
-    labels by :func:`clinical_ner.training.load_scoring_documents` with the run's settings
-    (:func:`model_settings`), then the model predicts whole notes with the run's windows and
-    :func:`score_documents` scores them; ``evaluation.reading`` says what was read. Returns
-    ``(metrics, gold_docs, pred_docs, info)``; ``metrics`` adds ``split``,
+    labels by :func:`clinical_ner.task_data.load_task_documents` (its scoring reading) with the
+    run's settings (:func:`model_settings`), then the model predicts whole notes with the run's
+    windows and :func:`score_documents` scores them; ``evaluation.reading`` says what was read.
+    Returns ``(metrics, gold_docs, pred_docs, info)``; ``metrics`` adds ``split``,
     ``inference_seconds`` and ``evaluation`` (the settings used); ``info`` holds the load
     report. Raises FormatError/ValueError naming the file, split or label problem.
     """
-    import torch
-    from transformers import AutoConfig, AutoTokenizer
-
-    from clinical_ner.backends import check_backend, load_inference_model
-    from clinical_ner.inference import predict_corpus_sharded, process_state
-    from clinical_ner.tasks import get_task
-    from clinical_ner.training import load_scoring_documents
-
     st = model_settings(args)
     task = get_task(st.task, st.format, st.label_granularity)
-    docs, report = load_scoring_documents(st, task)  # gold as written, as the official scorer
+    # gold as written, as the official scorer reads it
+    read = load_task_documents(st, as_written=True, task=task)
+    docs, report = read.splits, read.report
     gold = docs.get(args.split)
     if not gold:
         have = ", ".join(f"{k} ({len(v)})" for k, v in docs.items())
@@ -293,8 +275,6 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
                          f"(splits: {have})")
     scheme = args.metric_scheme or task.metric_scheme
     if args.write_predictions:
-        from clinical_ner.predictions import check_writable, prediction_format
-
         check_writable(prediction_format(st.format), task.scheme.span_labels)
     state = process_state()  # under accelerate launch: this process's device and shard
     device = args.device or (
@@ -323,8 +303,6 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
                               hipaa_include_idnum=args.hipaa_include_idnum,
                               seqeval_lenient=args.seqeval_lenient)
     if args.thresholds:
-        from clinical_ner.thresholds import parse_thresholds, threshold_sweep
-
         metrics["thresholds"] = threshold_sweep(
             model, tokenizer, gold, task, parse_thresholds(args.thresholds), scheme=scheme,
             baseline=metrics, max_seq_length=st.max_seq_length, doc_stride=st.doc_stride,
@@ -389,8 +367,6 @@ def compare_folders(args: EvalArguments) -> dict:
     ``{"evaluation": settings, "measures": {measure: result}}``. Raises ValueError when
     ``--bootstrap`` is 0 or a prediction does not match the gold documents.
     """
-    from clinical_ner.metrics import CONCEPT_MEASURES, I2B2_2014_MEASURES, paired_test
-
     if args.bootstrap < 1:
         raise ValueError("--compare needs --bootstrap N > 0 (resamples or randomization trials)")
     fmt = args.format or "i2b2_2014"
@@ -444,10 +420,6 @@ def check_eval_output_dir(out_dir: str | Path, predictions_dir: str | Path | Non
     nothing removed); other files are left alone. Then checks that the folder (and
     ``predictions_dir``) can be written (OSError, naming it). Returns the names removed.
     """
-    import shutil
-
-    from clinical_ner.files import check_writable_dir
-
     out = Path(out_dir)
     model = [n for n in MODEL_FILES if (out / n).exists()]
     if model:
@@ -489,9 +461,6 @@ def run_evaluation(args: EvalArguments) -> dict:
     only); ``--compare`` writes ``comparison.json`` and ``report.md``; ``--write_predictions``
     writes the predictions (note text). Raises ValueError/FormatError for bad arguments or input.
     """
-    from clinical_ner import report as rep
-    from clinical_ner.inference import process_state
-
     mode = _mode(args)
     out_dir = args.output_dir
     if mode == "model" and not out_dir:
@@ -518,8 +487,6 @@ def run_evaluation(args: EvalArguments) -> dict:
         return metrics
     predictions = None
     if mode == "model" and args.write_predictions:
-        from clinical_ner.predictions import prediction_format, write_predictions
-
         fmt = metrics["evaluation"]["format"]
         pred_dir = args.predictions_dir or str(Path(out_dir) / "predictions")
         predictions = write_predictions(pred, prediction_format(fmt), pred_dir)
@@ -529,7 +496,5 @@ def run_evaluation(args: EvalArguments) -> dict:
         out_dir, metrics, gold, pred, reports=info, write_errors=args.write_errors,
         error_context=args.error_context, predictions=predictions)
     if metrics.get("thresholds"):
-        from clinical_ner.thresholds import write_threshold_outputs
-
         write_threshold_outputs(out_dir, metrics["thresholds"])
     return metrics

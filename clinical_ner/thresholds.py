@@ -14,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from clinical_ner.files import write_json_atomic
+from clinical_ner.inference import predict_corpus
+from clinical_ner.scoring import score_documents
+
 #: The measures reported per threshold, by metric scheme.
 SWEEP_MEASURES = {"i2b2_2014": ("strict", "binary_token"), "concepts": ("exact", "inexact")}
 
@@ -56,9 +60,6 @@ def threshold_sweep(model, tokenizer, gold, task, thresholds: Sequence[float], *
     ``{"measures", "gold_spans", "rows": [{"threshold", "pred_spans", <measure>: {"precision",
     "recall", "f1"}}]}``. Raises ValueError for ``window_merge="longest"`` (arg-max only).
     """
-    from clinical_ner.scoring import score_documents
-    from clinical_ner.inference import predict_corpus
-
     if predict_kwargs.get("window_merge", "central") != "central":
         raise ValueError("--thresholds needs --window_merge central")
     measures = SWEEP_MEASURES.get(scheme, SWEEP_MEASURES["concepts"])
@@ -74,12 +75,10 @@ def write_threshold_outputs(out_dir: str | Path, sweep: dict) -> list[Path]:
     """Write ``thresholds.json`` (the sweep) and ``thresholds.png`` (precision and recall of
     each measure against the threshold; the arg-max row as dotted lines) into ``out_dir``.
     Returns the paths."""
-    import matplotlib
+    import matplotlib  # here, not at the top: it is slow to import and only the plot needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from clinical_ner.files import write_json_atomic
 
     out = Path(out_dir)
     paths = [write_json_atomic(out / "thresholds.json", sweep)]
