@@ -8,6 +8,9 @@
     python predict_ner.py --model RUN --input DIR --format i2b2_2014 --output_dir OUT \\
         --redact surrogate --threshold 0.9 --gold
     python predict_ner.py configs/predict.yaml       # arguments from a YAML/JSON file
+    # N processes (CPU or GPU, one machine or several): the notes are split, outputs as one
+    ACCELERATE_USE_CPU=true accelerate launch --config_file accelerate_configs/cpu_2proc.yaml \
+        predict_ner.py --model RUN --input notes/ --output_dir out/ --threads_per_process 1
 
 Rerunning on the same OUT resumes (notes already in predictions.jsonl are skipped). deid/ and
 surrogates.local.jsonl hold note text and PHI: local use only. Exit status 2 on bad input.
@@ -19,16 +22,22 @@ import sys
 
 from clinical_ner.cli import parse_args
 from clinical_ner.documents import FormatError
+from clinical_ner.inference import process_state
 from clinical_ner.prediction import PredictArguments, run_prediction
 
 
 def main(argv=None) -> int:
     (args,) = parse_args((PredictArguments,), argv)
+    state = process_state()
+    who = f" (process {state.process_index} of {state.num_processes})" \
+        if state.num_processes > 1 else ""
     try:
         summary = run_prediction(args)
     except (FormatError, ValueError, OSError) as exc:
-        print(f"predict_ner.py: error: {exc}", file=sys.stderr)
+        print(f"predict_ner.py{who}: error: {exc}", file=sys.stderr)
         return 2
+    if not state.is_main_process:
+        return 0
     print(f"\n{summary['notes']} notes ({summary['notes_already_done']} already done, "
           f"{summary['skipped_notes']} skipped), {summary['spans']} spans, "
           f"{summary['notes_per_second']} notes/s; summary in {args.output_dir}/summary.json")

@@ -27,6 +27,7 @@ The ``RUN/onnx/`` folder is a cache derived from the run's weights: it is rebuil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -144,10 +145,33 @@ def export_onnx(run_dir: str | Path, tokenizer=None, *, int8: bool = False) -> d
     missing.
     """
     check_backend("onnx", "int8" if int8 else "fp32", "cpu")
+    run_dir = Path(run_dir)
+    (run_dir / ONNX_DIR).mkdir(exist_ok=True)
+    with _export_lock(run_dir / ONNX_DIR):  # processes of one launch export once, in turn
+        return _export_onnx(run_dir, tokenizer, int8)
+
+
+@contextlib.contextmanager
+def _export_lock(out_dir: Path):
+    """An exclusive lock on ``out_dir/.lock`` (``fcntl.flock``; none where fcntl is missing),
+    so that several processes exporting the same run wait for the first one's files."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    with open(out_dir / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _export_onnx(run_dir: Path, tokenizer, int8: bool) -> dict:
     import onnxruntime as ort
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    run_dir = Path(run_dir)
     out_dir = run_dir / ONNX_DIR
     weights = _weights_file(run_dir)
     sha = sha256_of(weights)
@@ -164,7 +188,6 @@ def export_onnx(run_dir: str | Path, tokenizer=None, *, int8: bool = False) -> d
     # runs about half as fast (measured on MiniLM, 2 cores); the logits are the same
     model = AutoModelForTokenClassification.from_pretrained(
         run_dir, attn_implementation="eager").eval()
-    out_dir.mkdir(exist_ok=True)
     probes = probe_batches(tokenizer)
     with torch.inference_mode():
         refs = [model(**p).logits.float().numpy() for p in probes]

@@ -25,6 +25,18 @@ does not grow with the number of notes. Files in ``--output_dir``:
 
 A folder is refused when it holds anything else than these outputs (a user's files are never
 overwritten), or a previous run when ``--resume false``.
+
+Several processes (``accelerate launch --num_processes N predict_ner.py ...``, CPU or GPU, one
+machine or several, :func:`clinical_ner.inference.process_state`): every process reads every
+note (so all agree on skipped and repeated notes) and predicts, redacts and writes the k-th note
+to predict when ``k % N`` is its rank, each note exactly once. Processes write their lines to
+``parts/g<generation>.r<rank>.*`` (each line prefixed by the note's input position); at the end
+the main process merges them into ``predictions.jsonl``, ``surrogates.local.jsonl`` and
+``deid/*.jsonl`` in input order (:func:`merge_parts`) and writes ``summary.json`` with the counts
+of all processes, so the outputs equal those of one process. Per-note files of ``deid/`` are
+written by their process directly. A killed multi-process run leaves its parts; the next run
+(with any number of processes) counts their notes as done and merges them. ``--redact
+surrogate`` on N > 1 processes needs a given key (a random one would differ per process).
 """
 
 from __future__ import annotations
@@ -52,7 +64,9 @@ DEFAULT_GROUP_BY = r"^(\d+)-\d+"
 #: Environment variable read when ``--surrogate_key`` is not given.
 KEY_ENV = "CLINICAL_NER_SURROGATE_KEY"
 #: The entries of an output folder this tool writes (anything else makes it refuse the folder).
-OWN_OUTPUTS = ("predictions.jsonl", "summary.json", "surrogates.local.jsonl", "deid")
+OWN_OUTPUTS = ("predictions.jsonl", "summary.json", "surrogates.local.jsonl", "deid", "parts")
+#: Folder of a multi-process run's per-process outputs, merged into the outputs at its end.
+PARTS_DIR = "parts"
 #: Settings that must not change between a run and its resumption.
 RESUME_SETTINGS = ("model", "input", "format", "redact", "threshold", "thresholds_file",
                    "window_merge", "group_by", "locale", "max_seq_length", "doc_stride",
@@ -114,7 +128,8 @@ class PredictArguments:
         "help": "fp32, int8, fp16 or bf16 (as eval_ner.py).",
         "choices": ["fp32", "int8", "fp16", "bf16"]})
     threads_per_process: int = field(default=None, metadata={
-        "help": "Intra-op threads of torch / ONNX Runtime."})
+        "help": "Intra-op threads of torch / ONNX Runtime per process (default: the library's "
+                "with one process; the machine's cores / processes on it with several)."})
     gold: bool = field(default=False, metadata={
         "help": "Read the input's gold tags (i2b2_2014, brat, jsonl) and report residual PHI "
                 "and over-redaction in summary.json (leak)."})
@@ -125,8 +140,9 @@ class PredictArguments:
 class Note:
     """One input note: ``id``, exact ``text``, its ``file``, the JSONL ``patient`` field when
     given, ``gold`` spans (only with ``--gold``), ``deid_file`` (the output file it belongs to,
-    JSONL), the JSONL ``locale`` field when given (Faker locale of its surrogates) and ``error``
-    (why it cannot be read; then ``text`` is empty)."""
+    JSONL), the JSONL ``locale`` field when given (Faker locale of its surrogates), ``error``
+    (why it cannot be read; then ``text`` is empty) and ``position`` (its index in the input,
+    set by :func:`run_prediction`: the order outputs are merged in)."""
 
     id: str
     text: str
@@ -136,6 +152,7 @@ class Note:
     deid_file: str | None = None
     error: str | None = None
     locale: str | None = None
+    position: int = -1
 
 
 # ------------------------------------------------------------------------------ reading
@@ -282,6 +299,129 @@ def _complete_lines(path: Path) -> list[str]:
             fh.truncate(end)
         logger.warning("%s: cut a partial last line (an interrupted write)", path)
     return data[:end].decode("utf-8").splitlines()
+
+
+def _iter_complete_lines(path: Path) -> Iterator[str]:
+    """The complete lines of ``path`` one at a time (a partial last line is left out, the file
+    is not changed); nothing when it does not exist."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8", newline="") as fh:
+        for line in fh:
+            if line.endswith("\n"):
+                yield line[:-1]
+
+
+def _write_lines_atomic(path: Path, lines) -> None:
+    """Write ``lines`` (an iterable of strings without newlines) to ``path`` atomically,
+    streaming: a temporary file in the same folder, fsynced, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.merge.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def part_line(position: int, line: str) -> str:
+    """A line of a per-process part file: the note's input position, a tab, the output line
+    (JSON never holds a raw tab, so the first tab splits them)."""
+    return f"{position}\t{line}"
+
+
+def _part_stream(path: Path) -> Iterator[tuple[int, str]]:
+    for raw in _iter_complete_lines(path):
+        pos, _, line = raw.partition("\t")
+        yield int(pos), line
+
+
+def _output_stream(path: Path, position_of: dict[str, int] | None) -> Iterator[tuple[int, str]]:
+    """Lines of a merged output file with their notes' positions (``position_of`` id ->
+    position; an id not in it keeps the previous line's position); without ``position_of``
+    every line comes first (position -1)."""
+    last = -1
+    for line in _iter_complete_lines(path):
+        if position_of is not None:
+            last = position_of.get(json.loads(line)["id"], last)
+        yield last, line
+
+
+def part_files(out: Path) -> list[Path]:
+    """The per-process part files in ``OUTPUT_DIR/parts`` (sorted by name)."""
+    d = out / PARTS_DIR
+    return sorted(p for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+
+
+def done_ids(out: Path) -> set[str]:
+    """Ids of the notes done in ``out``: those with a line in ``predictions.jsonl`` or in a part
+    file ``parts/*.predictions.jsonl`` of an unmerged multi-process run."""
+    done = {json.loads(line)["id"] for line in _complete_lines(out / "predictions.jsonl")}
+    for f in part_files(out):
+        if f.name.endswith(".predictions.jsonl"):
+            done.update(json.loads(line)["id"] for _, line in _part_stream(f))
+    return done
+
+
+def merge_parts(out: Path, position_of: dict[str, int]) -> int:
+    """Merge the part files of a multi-process run (``OUTPUT_DIR/parts/g<generation>.r<rank>.
+    {predictions.jsonl, surrogates.jsonl, deid.<name>}``, lines :func:`part_line`, each file in
+    input order) into ``predictions.jsonl``, ``surrogates.local.jsonl`` and ``deid/<name>`` in
+    the input order of the notes (``position_of``: note id -> input position), then remove them.
+
+    Each note appears once (the first line of an id is kept; a surrogate mapping once per
+    patient, label and original, at its first note); a de-identified JSONL line is kept only
+    for a note with a predictions line. Every target is rewritten atomically and the part files
+    are removed last, so a merge cut short by a kill is redone by the next run with the same
+    result. Returns the number of part files merged (0: nothing to do).
+    """
+    import heapq
+
+    from clinical_ner.surrogates import casefold_key
+
+    files = part_files(out)
+    if not files:
+        return 0
+    preds = [f for f in files if f.name.endswith(".predictions.jsonl")]
+    done = done_ids(out)
+
+    def merged(target: Path, parts: list[Path], key_of, keep=lambda line: True,
+               with_positions: bool = True):
+        seen: set = set()
+        streams = [_output_stream(target, position_of if with_positions else None)]
+        streams += [_part_stream(f) for f in parts]
+        for _, line in heapq.merge(*streams, key=lambda item: item[0]):
+            k = key_of(line)
+            if k not in seen and keep(line):
+                seen.add(k)
+                yield line
+
+    def note_id(line: str) -> str:
+        return json.loads(line)["id"]
+
+    deid_names = sorted({f.name.split(".deid.", 1)[1] for f in files if ".deid." in f.name})
+    for name in deid_names:
+        parts = [f for f in files if f.name.endswith(f".deid.{name}")]
+        _write_lines_atomic(out / "deid" / name, merged(out / "deid" / name, parts, note_id,
+                                                        keep=lambda line: note_id(line) in done))
+
+    def mapping(line: str) -> tuple:
+        r = json.loads(line)
+        return r["patient"], r["label"], casefold_key(r["original"])
+
+    maps = [f for f in files if f.name.endswith(".surrogates.jsonl")]
+    if maps:
+        target = out / "surrogates.local.jsonl"
+        _write_lines_atomic(target, merged(target, maps, mapping, with_positions=False))
+    target = out / "predictions.jsonl"
+    _write_lines_atomic(target, merged(target, preds, note_id))
+    for f in files:
+        f.unlink()
+    return len(files)
 
 
 def _safe_relative(note_id: str) -> Path:
@@ -455,6 +595,57 @@ def _peak_rss_mb() -> float | None:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _keep_done_lines(path: Path, done: set[str], json_of) -> None:
+    """Rewrite ``path`` (lines appended by this tool) keeping, once, the lines of notes in
+    ``done`` (``json_of(line)``: the line's JSON record with its ``id``)."""
+    kept, seen = [], set()
+    for line in _complete_lines(path):
+        rid = json.loads(json_of(line))["id"]
+        if rid in done and rid not in seen:
+            kept.append(line)
+            seen.add(rid)
+    write_text_atomic(path, "".join(x + "\n" for x in kept))
+
+
+def _main_first(state, fn):
+    """``fn()`` on the main process while the others wait; its result (or its FormatError,
+    ValueError or OSError, raised again in every process with the same message) is broadcast
+    to all processes. With one process: ``fn()``."""
+    if state.num_processes == 1:
+        return fn()
+    from accelerate.utils import broadcast_object_list
+
+    box: list = [None]
+    error = None
+    if state.is_main_process:
+        try:
+            box = [("ok", fn())]
+        except (FormatError, ValueError, OSError) as exc:
+            error, box = exc, [(type(exc).__name__, str(exc))]
+    broadcast_object_list(box, from_process=0)
+    if error is not None:
+        raise error
+    kind, value = box[0]
+    if kind == "ok":
+        return value
+    raise {"FormatError": FormatError, "ValueError": ValueError}.get(kind, OSError)(value)
+
+
+def merge_leak_counters(counters: list):
+    """One :class:`~clinical_ner.redaction.LeakCounter` holding the sum of ``counters`` (the
+    processes' counts of a multi-process run; its fields are Counters and integers)."""
+    from clinical_ner.redaction import LeakCounter
+
+    total = LeakCounter()
+    for c in counters:
+        for name, value in vars(c).items():
+            if isinstance(value, Counter):
+                getattr(total, name).update(value)  # keeps zero counts, as add() does
+            else:
+                setattr(total, name, getattr(total, name) + value)
+    return total
+
+
 def run_prediction(args: PredictArguments) -> dict:
     """Predict, redact and write every note of ``args.input`` (module docstring); returns the
     summary (also ``OUTPUT_DIR/summary.json``).
@@ -470,7 +661,7 @@ def run_prediction(args: PredictArguments) -> dict:
     from transformers import AutoConfig, AutoTokenizer
 
     from clinical_ner.backends import check_backend, load_inference_model
-    from clinical_ner.inference import predict_documents
+    from clinical_ner.inference import predict_documents, process_state
     from clinical_ner.redaction import LeakCounter, redact
     from clinical_ner.surrogates import SurrogateGenerator, casefold_key
     from clinical_ner.tasks import get_task
@@ -510,6 +701,12 @@ def run_prediction(args: PredictArguments) -> dict:
         raise ValueError("--threshold/--thresholds_file need --window_merge central (the "
                          "pipeline's rule of 'longest' decides by arg-max)")
     key, key_source = _surrogate_key(args)
+    state = process_state()
+    n_proc, rank, is_main = state.num_processes, state.process_index, state.is_main_process
+    if n_proc > 1 and args.redact == "surrogate" and key is None:
+        raise ValueError(f"--redact surrogate on {n_proc} processes needs --surrogate_key (or "
+                         f"env {KEY_ENV}): a random key would differ per process, and it is "
+                         "never written or sent between processes")
     settings = {"model": str(args.model), "input": str(args.input), "format": args.format,
                 "redact": args.redact, "threshold": args.threshold,
                 "thresholds_file": args.thresholds_file, "window_merge": args.window_merge,
@@ -532,53 +729,75 @@ def run_prediction(args: PredictArguments) -> dict:
         raise ValueError(f"--locale {args.locale!r}: Faker has no such locale ({exc})") from exc
     if gen is not None:
         gens[args.locale] = gen
-    previous = check_output_dir(out, args.resume)
-    pred_path, map_path, deid_dir = (out / "predictions.jsonl", out / "surrogates.local.jsonl",
-                                     out / "deid")
-    done: set[str] = set()
-    if previous:
-        old = {}
-        if (out / "summary.json").is_file():
-            old = json.loads((out / "summary.json").read_text(encoding="utf-8")).get(
-                "settings", {})
-        changed = [k for k in RESUME_SETTINGS if k in old and old[k] != settings[k]
-                   and not (k == "surrogate_key_fingerprint" and key is None)]  # said below
-        if changed:
-            what = ", ".join(f"{k}: {old[k]!r} then, {settings[k]!r} now" for k in changed)
-            raise ValueError(f"--output_dir {out} holds a run with other settings ({what}); "
-                             "choose another folder")
-        done = {json.loads(line)["id"] for line in _complete_lines(pred_path)}
-        if done and args.redact == "surrogate" and key is None:
-            raise ValueError(f"--output_dir {out}: resuming a surrogate run needs its "
-                             f"--surrogate_key (or env {KEY_ENV}); the random key of a run "
-                             "without one is never written")
-        if args.format == "jsonl" and deid_dir.is_dir():
-            for f in sorted(deid_dir.glob("*.jsonl")):  # keep the lines of finished notes only
-                kept, seen = [], set()
-                for line in _complete_lines(f):
-                    rid = json.loads(line)["id"]
-                    if rid in done and rid not in seen:
-                        kept.append(line)
-                        seen.add(rid)
-                write_text_atomic(f, "".join(x + "\n" for x in kept))
-        logger.info("resuming in %s: %d notes already done are skipped", out, len(done))
+    map_path, deid_dir = out / "surrogates.local.jsonl", out / "deid"
+
+    def prepare() -> tuple[set[str], bool, int]:
+        """The main process checks and prepares OUT (the others wait): returns the ids already
+        done, whether this run writes part files, and their generation."""
+        previous = check_output_dir(out, args.resume)
+        done: set[str] = set()
+        if previous:
+            old = {}
+            if (out / "summary.json").is_file():
+                old = json.loads((out / "summary.json").read_text(encoding="utf-8")).get(
+                    "settings", {})
+            changed = [k for k in RESUME_SETTINGS if k in old and old[k] != settings[k]
+                       and not (k == "surrogate_key_fingerprint" and key is None)]  # below
+            if changed:
+                what = ", ".join(f"{k}: {old[k]!r} then, {settings[k]!r} now" for k in changed)
+                raise ValueError(f"--output_dir {out} holds a run with other settings ({what}); "
+                                 "choose another folder")
+            done = done_ids(out)
+            if done and args.redact == "surrogate" and key is None:
+                raise ValueError(f"--output_dir {out}: resuming a surrogate run needs its "
+                                 f"--surrogate_key (or env {KEY_ENV}); the random key of a run "
+                                 "without one is never written")
+            if args.format == "jsonl":  # keep the de-identified lines of finished notes only
+                for f in sorted(deid_dir.glob("*.jsonl")) if deid_dir.is_dir() else []:
+                    _keep_done_lines(f, done, lambda line: line)
+                for f in part_files(out):
+                    if ".deid." in f.name:
+                        _keep_done_lines(f, done, lambda line: line.partition("\t")[2])
+            logger.info("resuming in %s: %d notes already done are skipped", out, len(done))
+        if gen is not None:
+            _complete_lines(map_path)  # cut a partial last line before any process reads it
+        parts = part_files(out)
+        generation = 1 + max((int(f.name[1:4]) for f in parts), default=0)
+        use_parts = n_proc > 1 or bool(parts)
+        if use_parts:
+            (out / PARTS_DIR).mkdir(exist_ok=True)
+        write_json_atomic(out / "summary.json", {"status": "running", "settings": settings})
+        return done, use_parts, generation
+
+    t_start = time.time()
+    done, use_parts, generation = _main_first(state, prepare)
+    if use_parts:
+        stem = out / PARTS_DIR / f"g{generation:03d}.r{rank:03d}"
+        pred_path = stem.with_name(stem.name + ".predictions.jsonl")
+        map_out = stem.with_name(stem.name + ".surrogates.jsonl")
+    else:
+        pred_path, map_out = out / "predictions.jsonl", map_path
     mapped: set[bytes] = set()
     if gen is not None:
-        for line in _complete_lines(map_path):
+        for line in _iter_complete_lines(map_path):
             r = json.loads(line)
             mapped.add(gen.digest("map", r["patient"], r["label"], casefold_key(r["original"])))
-        logger.info("surrogates.local.jsonl maps original PHI to surrogates: it holds PHI, keep "
-                    "it local (never publish or commit it)")
+        if is_main:
+            logger.info("surrogates.local.jsonl maps original PHI to surrogates: it holds PHI, "
+                        "keep it local (never publish or commit it)")
         if key is None:
             logger.warning("no --surrogate_key (or env %s): a random key is used and not "
                            "written; surrogates differ in every run and this run cannot resume",
                            KEY_ENV)
-    t_start = time.time()
-    summary = {"status": "running", "settings": settings}
-    write_json_atomic(out / "summary.json", summary)
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     check_backend(args.backend, args.precision, device)
+    if device == "cuda" and n_proc > 1:
+        device = str(state.device)  # cuda:LOCAL_RANK
+    threads = args.threads_per_process
+    if threads is None and n_proc > 1 and not device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", n_proc))
+        threads = max(1, (os.cpu_count() or 1) // local)  # the cores shared, not oversubscribed
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     config = AutoConfig.from_pretrained(args.model)
     id2label = {i: config.id2label[i] for i in range(config.num_labels)}
@@ -588,7 +807,10 @@ def run_prediction(args: PredictArguments) -> dict:
                          f"{len(task.scheme.bio_labels)}: is clinical_ner.json from this run?")
     model, backend = load_inference_model(args.model, backend=args.backend,
                                           precision=args.precision, device=device,
-                                          threads=args.threads_per_process)
+                                          threads=threads)
+    if n_proc > 1:
+        logger.info("process %d of %d: every %d-th note, %s threads", rank, n_proc, n_proc,
+                    threads or "default")
     if args.redact != "none":
         deid_dir.mkdir(exist_ok=True)
 
@@ -596,6 +818,7 @@ def run_prediction(args: PredictArguments) -> dict:
     per_label: Counter = Counter()
     skipped: list[dict] = []
     seen_ids: set[str] = set(done)
+    position_of: dict[str, int] = {}  # note id -> input position (for the merge of the parts)
     leak = LeakCounter() if args.gold else None
     inference_seconds = 0.0
     already = 0
@@ -612,20 +835,24 @@ def run_prediction(args: PredictArguments) -> dict:
             window_merge=args.window_merge, threshold=thresholds, return_scores=True)
         inference_seconds += time.time() - t0
         pred_lines, map_lines, deid_lines = [], [], {}
+
+        def tagged(line: str, note: Note) -> str:
+            return part_line(note.position, line) if use_parts else line
+
         for note, note_spans, note_scores in zip(chunk, spans, scores, strict=True):
             patient = patient_of(note, group_by)
             where = f"note {note.id!r} ({note.file})"
             if gen is not None:
                 note_gen = gens[note.locale or args.locale]
 
-                def sur(s, original, patient=patient, note_gen=note_gen):
+                def sur(s, original, patient=patient, note_gen=note_gen, note=note):
                     value = note_gen.surrogate(s.label, original, patient)
                     d = gen.digest("map", patient, s.label, casefold_key(original))
                     if d not in mapped:
                         mapped.add(d)
-                        map_lines.append(json.dumps(
+                        map_lines.append(tagged(json.dumps(
                             {"patient": patient, "label": s.label, "original": original,
-                             "surrogate": value}, ensure_ascii=False))
+                             "surrogate": value}, ensure_ascii=False), note))
                     return value
             else:
                 sur = None
@@ -634,7 +861,7 @@ def run_prediction(args: PredictArguments) -> dict:
                 new_spans = [Span(r.out_start, r.out_end, r.label) for r in red.spans]
                 line = write_deid(args.format, deid_dir, note, red.text, new_spans)
                 if line is not None:
-                    deid_lines.setdefault(note.deid_file, []).append(line)
+                    deid_lines.setdefault(note.deid_file, []).append(tagged(line, note))
             if leak is not None:
                 leak.add(note.text, note.gold, red)
             items = []
@@ -644,22 +871,44 @@ def run_prediction(args: PredictArguments) -> dict:
                     item.update(out_start=r.out_start, out_end=r.out_end)
                 items.append(item)
                 per_label[r.label] += 1
-            pred_lines.append(json.dumps({"id": note.id, "spans": items}, ensure_ascii=False))
+            pred_lines.append(tagged(json.dumps({"id": note.id, "spans": items},
+                                                ensure_ascii=False), note))
             counts["notes"] += 1
             counts["characters"] += len(note.text)
             counts["spans"] += len(items)
         for name, lines in deid_lines.items():
-            _append(deid_dir / name, lines)
-        _append(map_path, map_lines)
+            _append(stem.with_name(f"{stem.name}.deid.{name}") if use_parts else deid_dir / name,
+                    lines)
+        _append(map_out, map_lines)
         _append(pred_path, pred_lines)  # last: a line here means the note is done
         chunk.clear()
         release_freed_memory()
 
+    def gather_figures() -> list[dict]:
+        """Every process's figures (a collective: each process calls it at the same point);
+        then the main process merges the part files."""
+        mine = {"counts": counts, "per_label": per_label, "leak": leak,
+                "stats": sum((g.stats for g in gens.values()), Counter()),
+                "inference_seconds": inference_seconds, "peak_rss_mb": _peak_rss_mb()}
+        figures = [mine]
+        if n_proc > 1:
+            from accelerate.utils import gather_object
+
+            figures = gather_object(figures)  # all processes have written their parts
+        if is_main and use_parts:
+            merge_parts(out, position_of)
+        return figures
+
     chunk: list[Note] = []
-    bar = tqdm(total=total, unit="note", disable=args.disable_tqdm, desc="predict_ner")
+    bar = tqdm(total=total, unit="note", disable=args.disable_tqdm or not is_main,
+               desc="predict_ner")
+    gathered: list[dict] | None = None
+    position = to_predict = 0
     try:
         for note in iter_notes(args.format, inp, gold=args.gold):
+            note.position, position = position, position + 1
             if note.error is None and note.id in done:
+                position_of.setdefault(note.id, note.position)
                 already += 1
                 bar.update(1)
                 continue
@@ -676,12 +925,20 @@ def run_prediction(args: PredictArguments) -> dict:
                 skipped.append({"id": note.id, "file": note.file, "reason": note.error})
                 if args.on_error == "stop":
                     flush(chunk)
+                    # every process reads every note, so all stop here: merge what was written
+                    gathered = gather_figures()
                     raise FormatError(f"{note.error} (note {note.id!r}; --on_error skip skips "
                                       "such notes and counts them)")
-                logger.warning("skipped note %r: %s", note.id, note.error)
+                if is_main:
+                    logger.warning("skipped note %r: %s", note.id, note.error)
                 bar.update(1)
                 continue
             seen_ids.add(note.id)
+            position_of[note.id] = note.position
+            owner, to_predict = to_predict % n_proc, to_predict + 1  # note i on process i % N
+            if owner != rank:
+                bar.update(1)
+                continue
             chunk.append(note)
             if len(chunk) >= args.chunk_size:
                 n = len(chunk)
@@ -690,34 +947,50 @@ def run_prediction(args: PredictArguments) -> dict:
         n = len(chunk)
         flush(chunk)
         bar.update(n)
+        gathered = gather_figures()
     except BaseException as exc:  # stopped (bad note, kill signal, ...): say so, then re-raise
-        write_json_atomic(out / "summary.json", {
-            "status": "stopped", "stopped_by": type(exc).__name__, "notes": counts["notes"],
-            "notes_already_done": already, "skipped_notes": len(skipped), "skipped": skipped,
-            "settings": settings})
+        if is_main:
+            notes = sum(f["counts"]["notes"] for f in gathered) if gathered else counts["notes"]
+            write_json_atomic(out / "summary.json", {
+                "status": "stopped", "stopped_by": type(exc).__name__, "notes": notes,
+                "notes_already_done": already, "skipped_notes": len(skipped),
+                "skipped": skipped, "settings": settings})
         raise
     finally:
         bar.close()
     seconds = time.time() - t_start
+    total_counts = Counter()
+    labels: Counter = Counter()
+    for f in gathered:
+        total_counts.update(f["counts"])
+        labels.update(f["per_label"])
+    notes = total_counts["notes"]
+    inference = [round(f["inference_seconds"], 2) for f in gathered]
+    peaks = [f["peak_rss_mb"] for f in gathered]
     summary = {
-        "status": "done", "notes": counts["notes"], "notes_already_done": already,
-        "characters": counts["characters"], "spans": counts["spans"],
-        "spans_per_label": dict(sorted(per_label.items())),
+        "status": "done", "notes": notes, "notes_already_done": already,
+        "characters": total_counts["characters"], "spans": total_counts["spans"],
+        "spans_per_label": dict(sorted(labels.items())),
         "skipped_notes": len(skipped), "skipped": skipped,
         "seconds": round(seconds, 2),
-        "notes_per_second": round(counts["notes"] / seconds, 2) if seconds else None,
-        "inference_seconds": round(inference_seconds, 2),
-        "peak_rss_mb": _peak_rss_mb(), "backend": backend.to_json(), "device": device,
+        "notes_per_second": round(notes / seconds, 2) if seconds else None,
+        # seconds in the backend's predict_documents calls (tokenization, windows, forward
+        # passes, merge), summed over the processes; per process below
+        "inference_seconds": round(sum(f["inference_seconds"] for f in gathered), 2),
+        "processes": n_proc, "inference_seconds_per_process": inference,
+        "peak_rss_mb": max(peaks) if None not in peaks else None,
+        "peak_rss_mb_per_process": peaks, "backend": backend.to_json(), "device": device,
         "settings": settings,
     }
     if gen is not None:
-        stats = sum((g.stats for g in gens.values()), Counter())
+        stats = sum((f["stats"] for f in gathered), Counter())
         summary["surrogates"] = dict(sorted(stats.items()))
         summary["surrogate_locales"] = sorted(gens)
     if leak is not None:
-        summary["leak"] = leak.to_json()
-    write_json_atomic(out / "summary.json", summary)
-    logger.info("%d notes predicted (%d already done, %d skipped) in %.1f s; outputs in %s "
-                "(deid/ and surrogates.local.jsonl hold note text / PHI: local use only)",
-                counts["notes"], already, len(skipped), seconds, out)
+        summary["leak"] = merge_leak_counters([f["leak"] for f in gathered]).to_json()
+    if is_main:
+        write_json_atomic(out / "summary.json", summary)
+        logger.info("%d notes predicted (%d already done, %d skipped) in %.1f s; outputs in %s "
+                    "(deid/ and surrogates.local.jsonl hold note text / PHI: local use only)",
+                    notes, already, len(skipped), seconds, out)
     return summary
