@@ -242,6 +242,32 @@ class SurrogateGenerator:
             out = self._other(kind, typ, core, patient)
         return lead + out + trail
 
+    def restyled(self, label: str, original: str, patient: str) -> str:
+        """A surrogate of ``original`` in a *fresh form* (training augmentation, and
+        ``python -m data_scripts resurrogate``), where :meth:`surrogate` keeps the form.
+
+        Keyed and consistent per ``(patient, TYPE, casefolded original)`` as :meth:`surrogate`.
+        Names: a new given name and surname in one of :data:`NAME_FORMS` (``Smith``, ``J.
+        Smith``, ``Smith, John``, ...), titles kept as written; dates: shifted by the patient's
+        shift and written in one of the ``DATE_FORMS_*`` of the fields the original has (a
+        year sometimes added or dropped; mostly one form per patient); phones and IDs: a new
+        layout (:data:`PHONE_FORMS`, :data:`ID_FORMS`, IDs with letters); hospitals: a
+        :data:`HOSPITAL_FORMS` name from the locale's surnames and cities (sometimes an
+        acronym); cities: a city of the locale; ages: a new age on the same side of 89; case:
+        the original's or Title/UPPER/lower. A share (30 %) keeps the original's form
+        (:meth:`surrogate`). Leading and trailing whitespace is kept. Raises ValueError for an
+        empty original.
+        """
+        if not original:
+            raise ValueError(f"empty original for label {label!r}")
+        core = original.strip()
+        if not core:
+            return original
+        lead = original[: len(original) - len(original.lstrip())]
+        trail = original[len(lead) + len(core):]
+        self.stats["restyled:" + surrogate_kind(label)] += 1
+        return lead + _restyled(self, label, core, patient) + trail
+
     # ------------------------------------------------------------------ kinds
 
     def _draw(self, kind: str, typ: str, core: str, patient: str, make) -> str:
@@ -281,6 +307,7 @@ class SurrogateGenerator:
                          "organization": fake.company, "profession": fake.job,
                          "email": fake.email, "url": fake.url, "ipaddr": fake.ipv4,
                          "department": lambda: fake.random_element(_DEPARTMENTS)}[kind]()
+            value = " ".join(value.split())  # Faker addresses may end in a space or hold "\n"
             return value if kind in ("email", "url", "ipaddr") else match_case(value, core)
 
         def make_or_layout(parts):
@@ -513,5 +540,177 @@ def _shift_match(name: str, g: dict, m: re.Match, days: int) -> str:
     return f"{day}{g['s1']}{mon}{tail}"
 
 
+# ------------------------------------------------------------------------------ restyled forms
+
+#: Name forms of :meth:`SurrogateGenerator.restyled` (``{F}`` given name, ``{L}`` surname,
+#: ``{f}``/``{m}`` initials): ``Smith``, ``John Smith``, ``Smith, John``, ``J. Smith``,
+#: ``Smith, J.``, ``John A. Smith``, ``J Smith``, ``John``.
+NAME_FORMS = ("{L}", "{F} {L}", "{L}, {F}", "{f}. {L}", "{L}, {f}.", "{F} {m}. {L}",
+              "{f} {L}", "{F}")
+#: Date forms (by which fields the original has): ``07/22``, ``7/22``, ``Jul 22``, ``22-Jul``,
+#: ``1998-07-22``, ``July 22, 1998``, ``07/22/1998``, ``7/22/98``, ``22 Jul 1998``, ``July 22nd``.
+DATE_FORMS_MD = ("{m}/{d}", "{mm}/{dd}", "{mon} {d}", "{d}-{mon}", "{month} {d}",
+                 "{month} {d}{ord}", "{mm}-{dd}", "{mon}. {d}")
+DATE_FORMS_MDY = ("{m}/{d}/{yy}", "{mm}/{dd}/{yyyy}", "{yyyy}-{mm}-{dd}", "{month} {d}, {yyyy}",
+                  "{mon} {d}, {yyyy}", "{d} {mon} {yyyy}", "{d}-{mon}-{yyyy}", "{m}/{d}/{yyyy}",
+                  "{mm}-{dd}-{yyyy}", "{mon} {d} {yyyy}")
+DATE_FORMS_MY = ("{mon} {yyyy}", "{month} {yyyy}", "{mm}/{yyyy}", "{m}/{yy}")
+DATE_FORMS_Y = ("{yyyy}", "'{yy}", "{yy}")
+DATE_FORMS_WD = ("{wd}", "{wdd}")
+#: Phone and fax layouts (``9`` a digit): ``(617) 555-0142``, ``617.555.0142``, ...
+PHONE_FORMS = ("(999) 999-9999", "999-999-9999", "999.999.9999", "999 999 9999", "9999999999",
+               "999-9999", "+1 999 999 9999", "1-999-999-9999", "99999", "(999)999-9999")
+#: ID layouts (``9`` a digit, ``A`` an upper-case letter): IDs with letters among them.
+ID_FORMS = ("99999999", "A9999999", "AA999999", "999-99-9999", "99-9999999", "AAA-99999",
+            "9999999-A", "A99-999-999", "9999999", "AA-9999-99")
+#: Hospital name forms (``{L}`` a surname, ``{C}`` a city, ``{F}`` a given name).
+HOSPITAL_FORMS = ("{L} General Hospital", "{L} Medical Center", "{C} Community Hospital",
+                  "{C} Regional Medical Center", "St. {F}'s Hospital", "{L} Memorial Hospital",
+                  "{C} Hospital", "{L} Clinic", "University of {C} Medical Center",
+                  "{C} General", "{L} Health Center", "{C} Medical Center")
+_KEEP_FORM = 0.3  # share of restyled surrogates that keep the original's form
+
+
+def date_fields(text: str) -> tuple[dt.date, str] | None:
+    """The date ``text`` reads as (one of the module's formats) and which fields it writes:
+    ``"md"``, ``"mdy"``, ``"my"``, ``"y"`` or ``"wd"`` (the date is then a day of that weekday);
+    None when no format reads it. Missing fields are filled as :func:`shift_date` does; a bare
+    2-digit number (``CABG 80``, ``'84``) is read as a year, ``11th`` as a day (``"d"``)."""
+    short = re.fullmatch(r"'?(\d{2})'?", text)
+    if short:
+        return dt.date(_full_year(short.group(1)), 7, 1), "y"
+    day = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", text, re.I)
+    if day and 1 <= int(day.group(1)) <= 31:
+        return dt.date(REFERENCE_YEAR, 1, int(day.group(1))), "d"
+    for name, rx in _DATE_FORMATS:
+        m = rx.fullmatch(text)
+        if not m:
+            continue
+        g = m.groupdict()
+        try:
+            if name == "wd":
+                idx = next(i for i, w in enumerate(_WEEKDAYS) if w.startswith(g["wd"].lower()[:3]))
+                return dt.date(REFERENCE_YEAR, 1, 3 + idx), "wd"  # 2000-01-03 is a Monday
+            if name in ("mdy", "ymd", "compact", "md"):
+                a, b = int(g["m"]), int(g["d"])
+                month, day = (b, a) if name in ("mdy", "md") and a > 12 and b <= 12 else (a, b)
+                year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
+                return dt.date(year, month, day), ("mdy" if g.get("y") else "md")
+            if name == "my":
+                return dt.date(int(g["y"]), int(g["m"]), 15), "my"
+            if name == "y":
+                return dt.date(int(g["y"]), 7, 1), "y"
+            month = _month_of(g["mon"])
+            year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
+            if name in ("mon", "mon_y"):
+                return dt.date(year, month, 15), ("my" if g.get("y") else "md")
+            return dt.date(year, month, int(g["d"])), ("mdy" if g.get("y") else "md")
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def render_date(d: dt.date, form: str) -> str:
+    """``d`` written in ``form`` (one of the ``DATE_FORMS_*`` templates)."""
+    return form.format(
+        m=d.month, mm=f"{d.month:02d}", d=d.day, dd=f"{d.day:02d}", yyyy=f"{d.year:04d}",
+        yy=f"{d.year % 100:02d}", mon=calendar.month_abbr[d.month],
+        month=calendar.month_name[d.month], ord=_ordinal(d.day, "th"),
+        wd=calendar.day_abbr[d.weekday()], wdd=calendar.day_name[d.weekday()])
+
+
+def fill_layout(form: str, rng: random.Random) -> str:
+    """``form`` with each ``9`` a random digit and each ``A`` a random upper-case letter."""
+    return "".join(rng.choice("0123456789") if c == "9" else
+                   rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") if c == "A" else c for c in form)
+
+
+def _restyle_case(value: str, original: str, rng: random.Random) -> str:
+    """The original's case half of the time, else Title, UPPER or (rarely) lower case."""
+    r = rng.random()
+    if r < 0.5:
+        return match_case(value, original)
+    if r < 0.75:
+        return value
+    return value.upper() if r < 0.95 else value.lower()
+
+
+def _restyled(gen: SurrogateGenerator, label: str, core: str, patient: str) -> str:
+    """See :meth:`SurrogateGenerator.restyled` (``core``: the original, stripped)."""
+    kind = surrogate_kind(label)
+    _, typ = split_label(label)
+    rng = gen._rng("restyle", patient, typ, casefold_key(core))
+    if kind == "name":
+        return _restyled_name(gen, typ, core, patient, rng)
+    if kind == "date":
+        parsed = date_fields(core)
+        if parsed is None:
+            return gen.surrogate(label, core, patient)
+        d, fields = parsed
+        d = d + dt.timedelta(days=gen.date_shift(patient) if fields != "d" else rng.randint(1, 27))
+        if fields == "d":
+            d = d.replace(month=1)
+        if fields in ("md", "mdy") and rng.random() < 0.3:  # a year added or removed
+            fields = "mdy" if fields == "md" else "md"
+        if fields == "mdy" and d.year == REFERENCE_YEAR:
+            d = d.replace(year=rng.randint(1990, 2030)) if (d.month, d.day) != (2, 29) else d
+        # one form per patient and field set most of the time: a note writes its dates alike
+        form_rng = gen._rng("restyle-date-form", patient, fields) if rng.random() < 0.7 else rng
+        forms = {"d": ("{d}{ord}",), "md": DATE_FORMS_MD, "mdy": DATE_FORMS_MDY,
+                 "my": DATE_FORMS_MY, "y": DATE_FORMS_Y, "wd": DATE_FORMS_WD}[fields]
+        return _restyle_case(render_date(d, form_rng.choice(forms)), core, rng)
+    if kind == "age":
+        n = re.search(r"\d+", core)
+        if not n:
+            return gen.surrogate(label, core, patient)
+        age = rng.randint(90, 104) if int(n.group(0)) > 89 else rng.randint(18, 89)
+        return core[:n.start()] + str(age) + core[n.end():]
+    if typ in ("PHONE", "FAX") and rng.random() >= _KEEP_FORM:
+        return fill_layout(rng.choice(PHONE_FORMS), rng)
+    if kind == "layout" and typ in ("IDNUM", "MEDICALRECORD", "HEALTHPLAN", "ACCOUNT",
+                                    "LICENSE", "DEVICE", "BIOID", "ID") \
+            and rng.random() >= _KEEP_FORM:
+        return fill_layout(rng.choice(ID_FORMS), rng)
+    if typ == "HOSPITAL" and rng.random() >= _KEEP_FORM:
+        fake = gen._fake("restyle-hospital", patient, casefold_key(core))
+        value = rng.choice(HOSPITAL_FORMS).format(L=fake.last_name(), C=fake.city(),
+                                                  F=fake.first_name())
+        if rng.random() < 0.1:  # an acronym: Kent Medical Center -> KMC
+            value = "".join(w[0] for w in re.findall(r"[^\W\d_]+", value)).upper()
+        return _restyle_case(value, core, rng)
+    if typ in ("CITY", "LOCATION-OTHER"):
+        return _restyle_case(gen._fake("restyle-city", patient, casefold_key(core)).city(),
+                             core, rng)
+    return gen.surrogate(label, core, patient)
+
+
+def _restyled_name(gen: SurrogateGenerator, typ: str, core: str, patient: str,
+                   rng: random.Random) -> str:
+    toks = list(_NAME_TOKEN.finditer(core))
+    words = [m for m in toks if not (m.group("title")
+                                     or m.group(0).replace(".", "").lower() in NAME_TITLES)]
+    if not words or rng.random() < _KEEP_FORM:
+        return gen.surrogate(typ, core, patient) if typ in ("PATIENT", "DOCTOR") else \
+            gen.surrogate("NAME/" + typ, core, patient)
+    # titles before the first and after the last name word stay as written (Dr., M.D.)
+    head, tail = core[:words[0].start()], core[words[-1].end():]
+    first_word = words[0].group(0)
+    given_only = len(words) == 1 and first_word[:1].upper() + first_word[1:].lower() in \
+        gen._first_names[0]
+    last_key = words[-1].group(0) + ("#last" if given_only else "")
+    first_key = first_word if (len(words) > 1 or given_only) else first_word + "#first"
+    surname = gen._name_word(last_key.split("#")[0], typ, patient + "#" + last_key) \
+        if not given_only else gen._fake("name-last", patient, typ, last_key).last_name()
+    given = gen._name_word(first_word, typ, patient) if (len(words) > 1 or given_only) else \
+        gen._fake("name-first", patient, typ, first_key).first_name()
+    middle = gen._rng("name-middle", patient, casefold_key(core)).choice("ABCDEFGHJKLMNPRSTW")
+    surname, given = surname[:1].upper() + surname[1:].lower(), given[:1].upper() + \
+        given[1:].lower()
+    form = rng.choice(NAME_FORMS[-1:] if given_only and rng.random() < 0.5 else NAME_FORMS)
+    value = form.format(F=given, L=surname, f=given[:1], m=middle)
+    return head + _restyle_case(value, " ".join(w.group(0) for w in words), rng) + tail
+
+
 __all__ = ["SurrogateGenerator", "shift_date", "layout_surrogate", "surrogate_kind",
-           "split_label", "casefold_key", "match_case"]
+           "split_label", "casefold_key", "match_case", "date_fields", "render_date",
+           "fill_layout", "NAME_FORMS"]

@@ -8,6 +8,7 @@ test written to ``metrics.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import re
@@ -27,6 +28,7 @@ from transformers import (
     set_seed,
 )
 
+from clinical_ner.augmentation import DEFAULT_LOCALES, augment_documents
 from clinical_ner.cli import UsageError
 from clinical_ner.documents import Document
 from clinical_ner.files import check_writable_dir, write_json_atomic
@@ -59,6 +61,11 @@ class ModelArguments:
         "help": "Learning rate of the newly initialised classification head (the encoder uses "
                 "--learning_rate). A randomly initialised head trained at the encoder's rate "
                 "learns slowly and first collapses to 'O' everywhere; 0 = same as the encoder."})
+    cpu_bf16: str = field(default="no", metadata={
+        "help": "On a CPU (no GPU): train in bfloat16 autocast. 'auto' = when the CPU has "
+                "bfloat16 instructions (AVX512-BF16 or AMX; about 2x the fp32 speed there, "
+                "emulated and slower without them), 'yes', 'no'. On a GPU use --bf16.",
+        "choices": ["no", "auto", "yes"]})
 
 
 @dataclass
@@ -91,6 +98,18 @@ class DataArguments:
         "choices": ["join", "split", "drop"]})
     strip_report_end: bool = field(default=False, metadata={
         "help": "i2b2 2006: cut each note before its final '[ report_end ]' marker."})
+    augment_copies: int = field(default=0, metadata={
+        "help": "Surrogate augmentation: K extra copies of each training note with PHI, its "
+                "spans re-rendered with fresh surrogates of the same TYPE in other forms and "
+                "Faker locales (clinical_ner.augmentation; seeded by --seed). Only the copies' "
+                "windows that hold an entity are added (their other windows repeat the "
+                "original's). 0 = off."})
+    augment_locales: str = field(default="", metadata={
+        "help": "Comma-separated Faker locales of the augmentation surrogates (default: "
+                "clinical_ner.augmentation.DEFAULT_LOCALES)."})
+    score_test: bool = field(default=True, metadata={
+        "help": "Score the test split at the end. Set false while choosing settings on dev, "
+                "so that test is read once, for the final run; metrics.json then holds dev."})
     overwrite_output_dir: bool = field(default=False, metadata={
         "help": "Train into an --output_dir that holds a finished run or checkpoints: its "
                 "checkpoint-* folders and run JSON files are removed first. Without it such a "
@@ -365,6 +384,54 @@ def load_scoring_documents(data_args: DataArguments, task):
     return data.splits, data.report
 
 
+def add_augmented_windows(windows: list[dict], has_entity: list[bool], tokenizer,
+                          train_docs: list[Document], task, data_args: DataArguments,
+                          seed: int, window_args: dict, report) -> dict:
+    """With ``--augment_copies K``: append to ``windows``/``has_entity`` (in place) the windows
+    with an entity of K augmented copies of the training notes
+    (:func:`clinical_ner.augmentation.augment_documents`, every copy checked: outside text,
+    span offsets, BIO round trip). Returns the counts for ``train_results.json`` (also added
+    to ``report.counts``); ``{}`` when off."""
+    if not data_args.augment_copies:
+        return {}
+    locales = [x.strip() for x in data_args.augment_locales.split(",") if x.strip()] \
+        or DEFAULT_LOCALES
+    aug_docs, stats = augment_documents(train_docs, data_args.augment_copies, seed,
+                                        locales=locales, task=task)
+    aug_windows = build_windows(tokenizer, aug_docs, task, **window_args)
+    kept = [w for w, h in zip(aug_windows, windows_with_entity(aug_windows)) if h]
+    windows.extend(kept)
+    has_entity.extend([True] * len(kept))
+    stats["augment_windows"] = len(kept)
+    stats["augment_windows_without_entity_left_out"] = len(aug_windows) - len(kept)
+    counts = {k.replace(":", "_"): v for k, v in sorted(stats.items())}
+    report.counts.update(counts)
+    logger.info("augmentation: %d copies of %d notes, %d windows with PHI added, %d notes "
+                "failed a check (left out)", data_args.augment_copies, stats["augmented_notes"],
+                len(kept), stats["augment_failed_notes"])
+    return {"augment_copies": data_args.augment_copies, **counts}
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX tiles), per torch."""
+    cpu = getattr(torch, "cpu", None)
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(cpu, p, lambda: False)() for p in probes)
+
+
+def cpu_bf16_arguments(training_args, mode: str):
+    """``training_args`` with ``bf16=True`` when training on a CPU and ``mode`` is ``yes``, or
+    ``auto`` and :func:`cpu_has_bf16`; unchanged otherwise (a GPU run takes ``--bf16``)."""
+    on_cpu = training_args.use_cpu or not torch.cuda.is_available()
+    if mode == "no" or not on_cpu or training_args.bf16:
+        return training_args
+    if mode == "auto" and not cpu_has_bf16():
+        logger.info("--cpu_bf16 auto: this CPU has no bfloat16 instructions: training in fp32")
+        return training_args
+    logger.info("--cpu_bf16 %s: training in bfloat16 autocast on the CPU", mode)
+    return dataclasses.replace(training_args, bf16=True, use_cpu=True)
+
+
 def train(model_args: ModelArguments, data_args: DataArguments, training_args,
           callbacks=None) -> dict:
     """Fine-tune, select on dev, save the best model into ``training_args.output_dir`` and score
@@ -410,6 +477,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
     window_args = dict(max_seq_length=data_args.max_seq_length, doc_stride=data_args.doc_stride)
     windows = build_windows(tokenizer, train_docs, task, **window_args)
     has_entity = windows_with_entity(windows)
+    augment_stats = add_augmented_windows(windows, has_entity, tokenizer, train_docs, task,
+                                          data_args, training_args.seed, window_args, report)
+    training_args = cpu_bf16_arguments(training_args, model_args.cpu_bf16)
     keep = data_args.negative_window_keep
     grouped = getattr(training_args, "train_sampling_strategy", "") == "group_by_length"
     sampler = NegativeSubsampler(
@@ -444,7 +514,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
     trainer.save_model(str(out_dir))
     model = trainer.accelerator.unwrap_model(trainer.model)
     scores = {}
-    for split in ("dev", "test"):
+    for split in ("dev", "test") if data_args.score_test else ("dev",):
         if not docs.get(split):
             continue
         t0 = time.time()
@@ -470,6 +540,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
         "best_dev_strict_f1": trainer.state.best_metric,
         "resumed_from": Path(resume).name if resume else None,
         "device": str(model.device), "torch_threads": torch.get_num_threads(),
+        "bf16": bool(training_args.bf16), **augment_stats,
     }
     write_json_atomic(out_dir / "train_results.json", train_results)
     run_args = {"model": asdict(model_args), "data": asdict(data_args),

@@ -1,4 +1,5 @@
-"""``python -m data_scripts FORMAT DIR --report REPORT.json [--dump DOCS.jsonl]``.
+"""``python -m data_scripts FORMAT DIR --report REPORT.json [--dump DOCS.jsonl]``, and
+``python -m data_scripts resurrogate IN_DIR OUT_DIR --seed S --locale L``.
 
 Loads a corpus, prints its load report (counts, round-tripped spans, problems; no note text) and
 optionally dumps the documents as JSONL interchange records (these contain note text: keep local).
@@ -19,7 +20,36 @@ from clinical_ner.tasks import get_task
 from data_scripts import READERS, load_corpus, to_dataset_dict
 
 
+def resurrogate_main(argv) -> int:
+    """``python -m data_scripts resurrogate IN_DIR OUT_DIR [--seed S] [--locale L]``."""
+    from clinical_ner.augmentation import resurrogate_folder
+
+    p = argparse.ArgumentParser(
+        prog="python -m data_scripts resurrogate",
+        description="Re-render an i2b2 2014 folder's PHI with other surrogates (other forms "
+                    "and a Faker locale), offsets recomputed, for a robustness check: "
+                    "eval_ner.py --model RUN --data_dir OUT_DIR then reports the F1 drop. The "
+                    "output holds note text: keep it where the corpus is allowed to be.")
+    p.add_argument("in_dir", help="i2b2 2014 folder (*.xml, or train/dev/test sub-folders)")
+    p.add_argument("out_dir", help="new folder (refused when it exists and is not empty)")
+    p.add_argument("--seed", type=int, default=0, help="surrogate key seed")
+    p.add_argument("--locale", default="en_US", help="Faker locale (en_GB, de_DE, es_ES, ...)")
+    args = p.parse_args(argv)
+    try:
+        manifest = resurrogate_folder(args.in_dir, args.out_dir, seed=args.seed,
+                                      locale=args.locale)
+    except (FormatError, ValueError, FileExistsError, FileNotFoundError,
+            AttributeError) as exc:  # AttributeError: Faker's unknown locale
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["resurrogate"]:
+        return resurrogate_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m data_scripts", description=__doc__.split("\n")[0])
     p.add_argument("format", choices=sorted(READERS))
     p.add_argument("path", help="corpus folder (with train/dev/test sub-folders or not) or file")
