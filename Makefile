@@ -61,6 +61,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 publish: setup
 	$(PY) -m clinical_ner.hub --run $(RUN) --hub_model_id $(HUB_ID) $(if $(DRY_RUN),--dry_run) $(ARGS)

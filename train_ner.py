@@ -2,7 +2,7 @@
 """Fine-tune a transformer NER model on clinical notes (PHI or medical concepts).
 
     python train_ner.py --data_dir DIR --model_name_or_path minilm --output_dir runs/x
-    python train_ner.py configs/phi_minilm.yaml          # arguments from a YAML/JSON file
+    python train_ner.py configs/phi.yaml                 # arguments from a YAML/JSON file
     accelerate launch --config_file accelerate_config.yaml train_ner.py ...
     python train_ner.py ... --push_to_hub --hub_model_id ORG/NAME [--dry_run]   # then publish
 

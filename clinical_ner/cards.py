@@ -32,6 +32,8 @@ from pathlib import Path
 
 import yaml
 
+from clinical_ner.run_folder import onnx_files
+
 #: The Jinja template of the card body (front matter comes from ``ModelCardData``).
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "template.md.j2"
 
@@ -65,7 +67,7 @@ INDEX_METRICS = ("f1", "precision", "recall")
 
 #: Results of ``benchmark.py`` (real mode) looked up for the run, relative to the working folder.
 BENCHMARK_RESULTS = Path("benchmarks/results/real/results.json")
-#: Benchmark row key -> card label (``clinical_ner.benchmarking``; MB = 10**6 bytes).
+#: Benchmark row key -> card label (``clinical_ner.benchmark.rows``; MB = 10**6 bytes).
 BENCHMARK_KEYS = (
     ("params", "parameters"), ("disk_mb_fp32", "disk, fp32 safetensors (MB)"),
     ("disk_mb_fp16", "disk, fp16 safetensors (MB)"), ("peak_mem_mb", "peak memory (MB)"),
@@ -632,8 +634,6 @@ def card_context(run: RunInfo, repo_id: str, *, license: str, base_model: str | 
 
 
 def _onnx_files(run_dir) -> list[str]:
-    from clinical_ner.hub import onnx_files
-
     return onnx_files(run_dir) if run_dir else []
 
 

@@ -277,7 +277,7 @@ def resolve_spans(
 
     ``as_written=True`` is the reading for *scoring* (gold and predicted files alike): nothing is
     trimmed, dropped or resolved, only exact duplicates (same start, end and label) collapse into
-    one, as the official i2b2 2014 scorer keys each document as a set (``formats.md`` §1.5 in
+    one, as the official i2b2 2014 scorer keys each document as a set (``docs/formats.md`` §1.5 in
     ``docs/``); each collapse is counted (``duplicate``, action ``scored once``). A span past the
     text cannot be scored against it and raises :class:`FormatError` naming file, record and
     offsets.

@@ -58,6 +58,8 @@ from clinical_ner.cards import (
     validate_card,
 )
 from clinical_ner.files import write_json_atomic, write_text_atomic
+from clinical_ner.labels import check_label_names
+from clinical_ner.run_folder import ONNX_FILES, onnx_files
 
 logger = logging.getLogger("clinical_ner.hub")
 
@@ -68,10 +70,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 #: Files that must be in the folder.
 REQUIRED_FILES = ("model.safetensors", "config.json", "README.md", "metrics.json",
                   "training_args.json")
-#: ONNX exports (``RUN/onnx/``, :mod:`clinical_ner.backends`), published at the folder's top
-#: level when the run has them (the layout ``optimum``'s ``ORTModelForTokenClassification``
-#: loads with ``file_name=``).
-ONNX_FILES = ("model.onnx", "model_quantized.onnx")
+# ONNX_FILES (clinical_ner.run_folder): published at the folder's top level when the run has
+# them (the layout ``optimum``'s ``ORTModelForTokenClassification`` loads with ``file_name=``).
 #: Every file that may be published.
 ALLOWED_FILES = frozenset(REQUIRED_FILES + TOKENIZER_FILES + ONNX_FILES + ("clinical_ner.json",))
 #: Binary files (not scanned as text).
@@ -317,26 +317,6 @@ def _sanitize_config(config: dict) -> dict:
 
 # ----------------------------------------------------------------------------------- assemble
 
-def onnx_files(run_dir: str | Path) -> list[str]:
-    """The ONNX exports of a run (``RUN/onnx/model.onnx``, ``model_quantized.onnx``) that
-    exist and were made from the run's current weights (``RUN/onnx/export.json`` records the
-    SHA-256 of ``model.safetensors``); a stale export is left out."""
-    from clinical_ner.files import sha256_of
-
-    folder = Path(run_dir) / "onnx"
-    report = folder / "export.json"
-    if not report.is_file():
-        return []
-    try:
-        info = json.loads(report.read_text(encoding="utf-8"))
-    except ValueError:
-        return []
-    if info.get("source_sha256") != sha256_of(Path(run_dir) / "model.safetensors"):
-        logger.warning("%s was exported from other weights: not published", folder)
-        return []
-    return [n for n in ONNX_FILES if (folder / n).is_file() and n in info.get("files", {})]
-
-
 def assemble_publish_folder(run: RunInfo, out_dir: str | Path, card_text: str) -> Path:
     """Write the folder to upload: weights, tokenizer files, ``config.json`` (a local
     ``_name_or_path`` dropped), ``metrics.json``, ``clinical_ner.json``, ``training_args.json``
@@ -402,8 +382,6 @@ def _json_strings(obj) -> Iterator[str]:
 
 
 def _check_config(folder: Path) -> list[str]:
-    from clinical_ner.training import check_label_names
-
     problems = []
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))

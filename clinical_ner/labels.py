@@ -14,24 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from clinical_ner.documents import Span
-
-#: i2b2/UTHealth 2014 PHI categories and their TYPEs (formats.md §1.2, the scorer's tags.py).
-I2B2_2014_TYPES: dict[str, tuple[str, ...]] = {
-    "NAME": ("PATIENT", "DOCTOR", "USERNAME"),
-    "PROFESSION": ("PROFESSION",),
-    "LOCATION": (
-        "ROOM", "DEPARTMENT", "HOSPITAL", "ORGANIZATION", "STREET", "CITY", "STATE", "COUNTRY",
-        "ZIP", "LOCATION-OTHER",
-    ),
-    "AGE": ("AGE",),
-    "DATE": ("DATE",),
-    "CONTACT": ("PHONE", "FAX", "EMAIL", "URL", "IPADDR"),
-    "ID": (
-        "SSN", "MEDICALRECORD", "HEALTHPLAN", "ACCOUNT", "LICENSE", "VEHICLE", "DEVICE", "BIOID",
-        "IDNUM",
-    ),
-    "OTHER": ("OTHER",),
-}
+from data_scripts.i2b2_2014 import I2B2_2014_TYPES  # the format's TYPEs, with its reader
 
 #: Every i2b2 2014 span label, ``"CATEGORY/TYPE"``.
 I2B2_2014_LABELS: tuple[str, ...] = tuple(

@@ -15,8 +15,8 @@ The building blocks, each small and separately tested:
 
 :func:`evaluate_spans` puts them together. Measures follow the official i2b2 2014 PHI scorer
 (kotfic/i2b2_evaluation_scripts v1.2.1 and master, as described in docs/formats.md §1.5) and the
-i2b2 2010 / n2c2 2018 concept conventions (formats.md §1.3 and §1.4); each docstring says where this
-module deliberately differs from those scripts.
+i2b2 2010 / n2c2 2018 concept conventions (docs/formats.md §1.3 and §1.4); each docstring says
+where this module deliberately differs from those scripts.
 
 Labels are compared exactly as given (the official scorer upper-cases its keys; the loaders already
 give the native upper-case names). ``category_of("NAME/DOCTOR") == "NAME"`` and
@@ -124,7 +124,7 @@ def is_hipaa(label: str, *, include_idnum: bool = False) -> bool:
     ID/IDNUM: the official script's pattern is ``"IDNUM "`` with a trailing space, so ID/IDNUM never
     enters its HIPAA subset. This function reproduces that by default; ``include_idnum=True``
     includes ID/IDNUM as the script evidently intended. Source: kotfic/i2b2_evaluation_scripts
-    v1.2.1/master, as described in formats.md §1.5. Never raises.
+    v1.2.1/master, as described in docs/formats.md §1.5. Never raises.
     """
     category, kind = category_of(label).upper(), type_of(label).upper()
     if category not in HIPAA_TYPES:
@@ -153,7 +153,7 @@ def token_spans(spans: Iterable[Span], text: str) -> set[Span]:
     SET, so a token covered by two spans with the same label counts once; punctuation and
     whitespace never count. ``"Dr. John Smith-Jones"`` gives the tokens Dr, John, Smith, Jones.
     Raises ``ValueError`` when a span ends past the text. Source: the Token measure of
-    kotfic/i2b2_evaluation_scripts v1.2.1/master (formats.md §1.5).
+    kotfic/i2b2_evaluation_scripts v1.2.1/master (docs/formats.md §1.5).
     """
     out: set[Span] = set()
     for s in spans:
@@ -175,7 +175,7 @@ def match_exact(
     branch's "binary" measures): spans with equal offsets and different labels collapse into one,
     represented by the one whose label sorts first. Output lists are sorted. Raises ``TypeError``
     for non-Span items. Source: Strict measure of kotfic/i2b2_evaluation_scripts v1.2.1/master
-    (formats.md §1.5); also the i2b2 2010 / n2c2 2018 exact match (formats.md §1.3, §1.4).
+    (docs/formats.md §1.5); also the i2b2 2010 / n2c2 2018 exact match (docs/formats.md §1.3, §1.4).
     """
     g_set, p_set = _span_set(gold), _span_set(pred)
     if use_label:
@@ -222,10 +222,10 @@ def match_relaxed(
     gold and each prediction is used at most once. Greedy is not always maximum-cardinality (gold
     ends {10, 12}, predicted {12, 14}: the exact pair 12-12 wins and 1 pair is found, not 2).
 
-    Difference from the official script (kotfic/i2b2_evaluation_scripts v1.2.1/master, formats.md
-    §1.5): it switches the tag class's ``__eq__``/``__hash__`` to a fuzzy mode and intersects sets,
-    which is not one-to-one (one gold may absorb two predictions); here each is used once. Raises
-    ``TypeError`` for non-Span items.
+    Difference from the official script (kotfic/i2b2_evaluation_scripts v1.2.1/master,
+    docs/formats.md §1.5): it switches the tag class's ``__eq__``/``__hash__`` to a fuzzy mode
+    and intersects sets, which is not one-to-one (one gold may absorb two predictions); here each
+    is used once. Raises ``TypeError`` for non-Span items.
     """
     g_list, p_list = sorted(_span_set(gold)), sorted(_span_set(pred))
     by_key: dict[tuple[str, int], list[int]] = {}
@@ -249,9 +249,9 @@ def match_overlap(
     unless ``use_label=False``). Pairs are taken greedily: largest overlap in characters first,
     then smallest ``|start_g - start_p| + |end_g - end_p|``, then span order; each gold and each
     prediction is used at most once, so extra predictions overlapping an already matched gold span
-    are false positives. NOTE: the n2c2 2018 script (``Track2-evaluate-ver4.py``, formats.md §1.4)
-    silently drops such extra system spans instead of counting them as FP; that quirk is NOT
-    reproduced. Raises ``TypeError`` for non-Span items.
+    are false positives. NOTE: the n2c2 2018 script (``Track2-evaluate-ver4.py``,
+    docs/formats.md §1.4) silently drops such extra system spans instead of counting them as FP;
+    that quirk is NOT reproduced. Raises ``TypeError`` for non-Span items.
     """
     g_list, p_list = sorted(_span_set(gold)), sorted(_span_set(pred))
     candidates = []
@@ -287,7 +287,7 @@ def document_matches(
 
     Raises ``ValueError`` for an unknown measure, missing ``texts`` or a span past its text;
     ``TypeError`` for non-Span items. Source: kotfic/i2b2_evaluation_scripts v1.2.1/master
-    (formats.md §1.5) and formats.md §1.3-§1.4 for ``exact``/``inexact``.
+    (docs/formats.md §1.5) and docs/formats.md §1.3-§1.4 for ``exact``/``inexact``.
     """
     if measure not in _MEASURES:
         raise ValueError(f"unknown measure {measure!r}; expected one of {', '.join(MEASURES)}")
@@ -334,7 +334,7 @@ def prf(tp: int, fp: int, fn: int) -> dict:
     """``{precision, recall, f1, tp, fp, fn}`` from counts; every division by zero gives 0.
 
     F1 is the harmonic mean of P and R (``F_beta`` of the official scorer). Never raises for
-    non-negative counts. Source: kotfic/i2b2_evaluation_scripts ``Evaluate`` (formats.md §1.5).
+    non-negative counts. Source: kotfic/i2b2_evaluation_scripts ``Evaluate`` (docs/formats.md §1.5).
     """
     p, r = _div(tp, tp + fp), _div(tp, tp + fn)
     return {"precision": p, "recall": r, "f1": _f1(p, r), "tp": tp, "fp": fp, "fn": fn}
@@ -344,7 +344,7 @@ def micro_scores(matches: Iterable[DocMatch]) -> dict:
     """Micro ("Micro (Primary)") scores: TP, FP, FN pooled over documents, then :func:`prf`.
 
     Input: per-document :class:`DocMatch` objects (any number, possibly none: all zeros).
-    Source: kotfic/i2b2_evaluation_scripts v1.2.1/master (formats.md §1.5).
+    Source: kotfic/i2b2_evaluation_scripts v1.2.1/master (docs/formats.md §1.5).
     """
     tp = fp = fn = 0
     for m in matches:
@@ -360,7 +360,7 @@ def macro_scores(matches: Iterable[DocMatch], *, skip_empty: bool = False) -> di
     per-document F1 (that mean is given separately as ``f1_doc_mean``). Returns ``{precision,
     recall, f1, precision_sd, recall_sd, f1_doc_mean, documents}``; all zeros with no documents.
     Source: ``macro_precision``/``macro_recall`` of kotfic/i2b2_evaluation_scripts v1.2.1/master
-    (formats.md §1.5).
+    (docs/formats.md §1.5).
 
     ``skip_empty=True`` (NOT the official definition; reported as ``macro_nonempty`` by
     :func:`summarize`) leaves out documents with no gold and no predicted key (tp = fp = fn = 0),
@@ -398,7 +398,7 @@ def grouped_scores(matches: Iterable[DocMatch], key: Callable[[str], str] = type
     ``key`` maps a label to its group (:func:`type_of` for per-TYPE, :func:`category_of` for
     per-category). A TP and an FN count under the gold label's group, an FP under the predicted
     label's; ``support`` is the gold count (tp + fn). Groups are sorted. Source: the per-category
-    tables of kotfic/i2b2_evaluation_scripts master (formats.md §1.5), seqeval-style per type.
+    tables of kotfic/i2b2_evaluation_scripts master (docs/formats.md §1.5), seqeval-style per type.
     """
     counts: dict[str, list[int]] = {}
     for m in matches:
@@ -599,9 +599,9 @@ def evaluate_spans(
       subset by default, exactly as the official script (its ``"IDNUM "`` pattern has a trailing
       space); ``hipaa_include_idnum=True`` includes it. Binary measures have empty per_type and
       per_category. Source: kotfic/i2b2_evaluation_scripts v1.2.1/master, as described in
-      formats.md §1.5, apart from the one-to-one relaxed matching (:func:`match_relaxed`) and the
-      union of document ids.
-    * ``scheme="concepts"`` (i2b2 2010 / n2c2 2018, formats.md §1.3-§1.4): exact, inexact
+      docs/formats.md §1.5, apart from the one-to-one relaxed matching (:func:`match_relaxed`)
+      and the union of document ids.
+    * ``scheme="concepts"`` (i2b2 2010 / n2c2 2018, docs/formats.md §1.3-§1.4): exact, inexact
       (one-to-one greedy overlap, :func:`match_overlap`; the n2c2 2018 quirk of ignoring extra
       overlapping system spans is NOT reproduced, they count as FP), and strict (a copy of exact,
       so ``result["strict"]["micro"]["f1"]`` works for every scheme). Macro uses the i2b2 2014

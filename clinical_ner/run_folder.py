@@ -19,11 +19,14 @@ None of these files holds note text.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from clinical_ner.documents import FormatError
-from clinical_ner.files import write_json_atomic
+from clinical_ner.files import sha256_of, write_json_atomic
+
+logger = logging.getLogger("clinical_ner")
 
 CONFIG = "config.json"
 RUN_ARGS = "run_args.json"
@@ -38,8 +41,28 @@ FINISHED_FILES = (METRICS, DEV_METRICS, TRAIN_RESULTS, "model.safetensors", "pyt
                   CONFIG)
 #: JSON files a run writes (removed with ``--overwrite_output_dir``; weights are overwritten).
 RUN_JSON = (METRICS, DEV_METRICS, TRAIN_RESULTS, RUN_ARGS, SETTINGS, LOAD_REPORT)
+#: ONNX exports of a run (``RUN/onnx/``, :mod:`clinical_ner.backends`) that may be published.
+ONNX_FILES = ("model.onnx", "model_quantized.onnx")
 #: Settings of ``clinical_ner.json`` that say how the run reads a corpus and windows a note.
 SAVED_SETTINGS = ("task", "format", "label_granularity", "max_seq_length", "doc_stride")
+
+
+def onnx_files(run_dir: str | Path) -> list[str]:
+    """The ONNX exports of a run (``RUN/onnx/model.onnx``, ``model_quantized.onnx``) that
+    exist and were made from the run's current weights (``RUN/onnx/export.json`` records the
+    SHA-256 of ``model.safetensors``); a stale export is left out."""
+    folder = Path(run_dir) / "onnx"
+    report = folder / "export.json"
+    if not report.is_file():
+        return []
+    try:
+        info = json.loads(report.read_text(encoding="utf-8"))
+    except ValueError:
+        return []
+    if info.get("source_sha256") != sha256_of(Path(run_dir) / "model.safetensors"):
+        logger.warning("%s was exported from other weights: not published", folder)
+        return []
+    return [n for n in ONNX_FILES if (folder / n).is_file() and n in info.get("files", {})]
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """Tasks: which span labels a model predicts, how corpus labels map to them, how they are scored.
 
 * ``TASK=phi``: i2b2 2014 TYPEs (span labels ``CATEGORY/TYPE``) or categories; i2b2 2006 TYPEs
-  (PATIENT, DOCTOR, HOSPITAL, ID, DATE, LOCATION, PHONE, AGE; formats.md §1.1).
-* ``TASK=concepts``: i2b2 2010 ``problem``/``test``/``treatment`` (formats.md §1.3), from the
+  (PATIENT, DOCTOR, HOSPITAL, ID, DATE, LOCATION, PHONE, AGE; docs/formats.md §1.1).
+* ``TASK=concepts``: i2b2 2010 ``problem``/``test``/``treatment`` (docs/formats.md §1.3), from the
   i2b2_2010, conll, brat or jsonl formats.
-* ``TASK=medications``: n2c2 2018 Track 2's nine entity types (formats.md §1.4), from brat or
+* ``TASK=medications``: n2c2 2018 Track 2's nine entity types (docs/formats.md §1.4), from brat or
   jsonl.
 * A label map YAML (a path, or the name of a map shipped in ``data_scripts/label_maps/``, e.g.
   ``maccrobat_concepts``): corpus labels -> task labels, any format. See :func:`label_map_task`.
@@ -99,11 +99,11 @@ class Task:
         return bio_to_spans(words, tags, self.scheme.span_label_of)
 
 
-#: The 8 PHI TYPEs of i2b2 2006 (formats.md §1.1), the span labels of TASK=phi on that format.
+#: The 8 PHI TYPEs of i2b2 2006 (docs/formats.md §1.1), the span labels of TASK=phi on that format.
 I2B2_2006_TYPES = ("PATIENT", "DOCTOR", "HOSPITAL", "ID", "DATE", "LOCATION", "PHONE", "AGE")
-#: i2b2 2010 concept classes (formats.md §1.3).
+#: i2b2 2010 concept classes (docs/formats.md §1.3).
 CONCEPT_LABELS = ("problem", "test", "treatment")
-#: n2c2 2018 Track 2 entity types (formats.md §1.4).
+#: n2c2 2018 Track 2 entity types (docs/formats.md §1.4).
 MEDICATION_LABELS = ("Drug", "Strength", "Dosage", "Duration", "Frequency", "Form", "Route",
                      "Reason", "ADE")
 #: Folder of the label map YAML files shipped with the package (``data_scripts/label_maps``).

@@ -1,7 +1,7 @@
 """brat standoff: a folder of ``NAME.txt`` + ``NAME.ann`` pairs (n2c2 2018 Track 2, MACCROBAT,
 NCBI disease standoff, any brat project).
 
-Follows ``formats.md`` §1.4 (the n2c2 2018 ``.ann``) and the brat standoff format:
+Follows ``docs/formats.md`` §1.4 (the n2c2 2018 ``.ann``) and the brat standoff format:
 
 * ``T`` lines ``T<n>\\t<Type> <start> <end>[;<start> <end>...]\\t<text>`` are split on their
   first two tabs only (MACCROBAT 25661749.ann T145 carries a stray ``\\t\\u2005`` tail in its
@@ -119,10 +119,10 @@ def entity_spans(ent: BratEntity, text: str, report: LoadReport, *, file: str, r
     Training reading: returns [] (and reports why) for offsets outside the text, an empty or
     reversed fragment, a text-field mismatch, or a discontinuous entity under ``drop``; the
     range of a mismatching or dropped entity goes to ``rejected`` (kept out of the loss).
-    Scoring reading (``as_written``, as the n2c2 2018 scorer reads ``.ann`` files, formats.md
-    §1.4): a text-field mismatch is a counted warning and the span is scored as written; offsets
-    that cannot be placed raise :class:`FormatError` naming file, record, entity and line.
-    Raises ValueError for an unknown policy.
+    Scoring reading (``as_written``, as the n2c2 2018 scorer reads ``.ann`` files,
+    docs/formats.md §1.4): a text-field mismatch is a counted warning and the span is scored as
+    written; offsets that cannot be placed raise :class:`FormatError` naming file, record, entity
+    and line. Raises ValueError for an unknown policy.
     """
     if discontinuous not in DISCONTINUOUS_POLICIES:
         raise ValueError(f"discontinuous must be one of {DISCONTINUOUS_POLICIES}, "

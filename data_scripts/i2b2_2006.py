@@ -1,5 +1,5 @@
 """i2b2 2006 de-identification: XML files of ``<ROOT><RECORD ID><TEXT>`` with inline
-``<PHI TYPE="...">`` tags (formats.md §1.1).
+``<PHI TYPE="...">`` tags (docs/formats.md §1.1).
 
 * Offsets are derived while walking the parsed tree (``xml.etree``): the text is ``TEXT.text``
   then, for each child, its text (recursively) and its tail; a ``<PHI>`` child covers
@@ -32,7 +32,7 @@ from pathlib import Path
 from clinical_ner.documents import Document, FormatError, LoadReport, Span, resolve_spans
 from data_scripts.loader_common import check_label, decode_utf8, select_labels, split_of_name
 
-#: The 8 PHI TYPEs of i2b2 2006 (formats.md §1.1).
+#: The 8 PHI TYPEs of i2b2 2006 (docs/formats.md §1.1).
 I2B2_2006_TYPES = ("PATIENT", "DOCTOR", "HOSPITAL", "ID", "DATE", "LOCATION", "PHONE", "AGE")
 #: The one known malformed tag of ``deid_surrogate_train_all_version2.xml`` and its repair.
 BAD_TAG = b'<PHI TYPE="DATE">25th of July<PHI TYPE="DOCTOR">'

@@ -1,4 +1,4 @@
-"""i2b2/VA 2010 concepts: ``txt/NAME.txt`` + ``concept/NAME.con`` (formats.md §1.3).
+"""i2b2/VA 2010 concepts: ``txt/NAME.txt`` + ``concept/NAME.con`` (docs/formats.md §1.3).
 
 * Text: the ``.txt`` split on ``"\\n"`` (a trailing ``\\r`` on a line is removed and counted in
   ``counts["i2b2_2010:crlf_lines"]``), lines joined by ``"\\n"`` without the final newline. Only

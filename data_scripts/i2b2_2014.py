@@ -1,6 +1,7 @@
 """i2b2/UTHealth 2014 de-identification (Track 1) XML: a folder of ``PPP-RR.xml`` files.
 
-Follows ``formats.md`` §1.2 (Stubbs & Uzuner, JBI 2015): ``<deIdi2b2><TEXT><![CDATA[...]]></TEXT>
+Follows ``docs/formats.md`` §1.2 (Stubbs & Uzuner, JBI 2015):
+``<deIdi2b2><TEXT><![CDATA[...]]></TEXT>
 <TAGS><CATEGORY id= start= end= text= TYPE= comment=/>...</TAGS></deIdi2b2>``; offsets are
 0-based, end-exclusive code points into the parsed ``<TEXT>`` string. Span labels are
 ``"CATEGORY/TYPE"``. Every tag is validated (offsets inside the text, ``text[start:end] == @text``,
@@ -16,7 +17,25 @@ from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport, Span, resolve_spans
 from clinical_ner.files import write_text_atomic
-from clinical_ner.labels import I2B2_2014_TYPES
+
+#: i2b2/UTHealth 2014 PHI categories and their TYPEs (docs/formats.md §1.2, the
+#: official scorer's tags.py).
+I2B2_2014_TYPES: dict[str, tuple[str, ...]] = {
+    "NAME": ("PATIENT", "DOCTOR", "USERNAME"),
+    "PROFESSION": ("PROFESSION",),
+    "LOCATION": (
+        "ROOM", "DEPARTMENT", "HOSPITAL", "ORGANIZATION", "STREET", "CITY", "STATE", "COUNTRY",
+        "ZIP", "LOCATION-OTHER",
+    ),
+    "AGE": ("AGE",),
+    "DATE": ("DATE",),
+    "CONTACT": ("PHONE", "FAX", "EMAIL", "URL", "IPADDR"),
+    "ID": (
+        "SSN", "MEDICALRECORD", "HEALTHPLAN", "ACCOUNT", "LICENSE", "VEHICLE", "DEVICE", "BIOID",
+        "IDNUM",
+    ),
+    "OTHER": ("OTHER",),
+}
 
 FILE_RE = re.compile(r"^(\d+)-(\d+)")
 #: An offset attribute: ASCII digits with an optional minus (no spaces, ``+``, ``_`` or

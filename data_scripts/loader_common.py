@@ -1,6 +1,6 @@
 """Helpers shared by the format loaders: label checks, task-label selection, split names.
 
-Nothing here reads a corpus format itself; see the format modules (``formats.md`` §1).
+Nothing here reads a corpus format itself; see the format modules (``docs/formats.md`` §1).
 """
 
 from __future__ import annotations

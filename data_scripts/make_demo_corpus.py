@@ -8,7 +8,7 @@ from short nursing / clinic / discharge sentence templates with surrogate PHI fr
 real person or record is behind any of it. Output is fixed by the seeds (Faker and
 ``random.Random``, both 2020) and the Faker version.
 
-Layout (formats.md section 1.2): the ``<TEXT>`` CDATA content starts with one or three
+Layout (docs/formats.md §1.2): the ``<TEXT>`` CDATA content starts with one or three
 newlines; tags are ``<CATEGORY id="Pn" start= end= text= TYPE= comment="" />`` in order of
 start, with 0-based, end-exclusive code-point offsets into the parsed text. Every written
 file is parsed back with ElementTree and every tag checked against the text.
@@ -707,7 +707,7 @@ CC0 1.0 (public domain dedication); you may equally use it under the project's l
 
 ## Format
 
-Exactly the i2b2/UTHealth 2014 de-identification Track 1 layout (docs `formats.md` 1.2): one
+Exactly the i2b2/UTHealth 2014 de-identification Track 1 layout (`docs/formats.md` §1.2): one
 `PPP-RR.xml` per note (patient id, 3 digits; record number, 2 digits), in `train/`, `dev/`,
 `test/`; no patient appears in more than one split.
 

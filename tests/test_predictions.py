@@ -17,7 +17,7 @@ from clinical_ner.predictions import (
     write_i2b2_2014,
     write_predictions,
 )
-from data_scripts import READERS, i2b2_2014
+from data_scripts import i2b2_2014
 
 TRICKY = '\nRecord ]]> & <b> "q" \'a\' é 😀 Dr. Ann Lee\tseen 4/10/87.\n'
 
@@ -131,7 +131,6 @@ def test_brat_files(tmp_path):
     assert (tmp_path / "notes" / "r1.txt").read_bytes() == BRAT_TEXT.encode("utf-8")
 
 
-@pytest.mark.skipif("brat" not in READERS, reason="no brat reader registered in data_scripts")
 def test_brat_reads_back(tmp_path):
     doc = Document("r1", BRAT_TEXT, brat_doc().spans)
     write_brat([doc], tmp_path)

@@ -40,7 +40,7 @@ def test_reads_settings_labels_and_window(tmp_path):
 def test_a_file_that_is_not_json_is_named(tmp_path):
     (tmp_path / "clinical_ner.json").write_text("{", encoding="utf-8")
     with pytest.raises(FormatError, match="clinical_ner.json"):
-        RunFolder(tmp_path).settings
+        _ = RunFolder(tmp_path).settings
 
 
 def test_write_run_round_trips(tmp_path):
