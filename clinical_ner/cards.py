@@ -9,8 +9,9 @@ of ``benchmark.py`` results, see :func:`benchmark_row`). :func:`render_card` tur
 * metadata: a :class:`huggingface_hub.ModelCardData` (license, language, tags, base_model,
   datasets, metrics and a model-index built from ``EvalResult`` objects, one result per headline
   measure, see :func:`eval_results`);
-* body: ``model_cards/template.md.j2`` rendered by ``ModelCard.from_template`` with the context
-  of :func:`card_context` (numbers only: counts, scores, hyperparameters; never note text).
+* body: ``clinical_ner/templates/model_card.md.j2`` rendered by ``ModelCard.from_template`` with
+  the context of :func:`card_context` (numbers only: counts, scores, hyperparameters; never note
+  text).
 
 :func:`validate_card` checks a card's text before anything is published and raises
 :class:`CardError` listing every problem.
@@ -35,7 +36,7 @@ import yaml
 from clinical_ner.run_folder import onnx_files
 
 #: The Jinja template of the card body (front matter comes from ``ModelCardData``).
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "template.md.j2"
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md.j2"
 
 #: Files of a run folder the card is made from (``dev_metrics.json`` is optional too).
 RUN_FILES = ("config.json", "metrics.json", "run_args.json", "train_results.json",
@@ -546,8 +547,8 @@ def _benchmark_rows(bench: dict) -> list[tuple[str, str]]:
 
 def card_context(run: RunInfo, repo_id: str, *, license: str, base_model: str | None = None,
                  dataset_id: str | None = None, dataset_name: str | None = None) -> dict:
-    """Template variables for ``model_cards/template.md.j2``: formatted strings and rows of
-    counts and scores taken from the run's JSON files (no note text, no local paths).
+    """Template variables for ``clinical_ner/templates/model_card.md.j2``: formatted strings and
+    rows of counts and scores taken from the run's JSON files (no note text, no local paths).
 
     Raises CardError when the weights' header cannot be read or measures are missing.
     """

@@ -54,6 +54,7 @@ from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport, Span
 from clinical_ner.files import write_json_atomic, write_text_atomic
+from clinical_ner.run_folder import SAVED_SETTINGS, CorpusSettings, RunFolder
 
 logger = logging.getLogger("clinical_ner")
 
@@ -498,23 +499,14 @@ def check_output_dir(out: Path, resume: bool) -> bool:
 
 def run_settings(args: PredictArguments) -> dict:
     """The run folder's settings (``clinical_ner.json``: task, format, label_granularity,
-    max_seq_length, doc_stride; defaults of :class:`clinical_ner.training.DataArguments`),
-    ``--max_seq_length``/``--doc_stride`` overriding. Raises FormatError for a missing run
-    folder or a settings file that is not JSON."""
-    from clinical_ner.training import DataArguments
-
-    run = Path(args.model)
-    if not run.is_dir():
-        raise FormatError(f"--model {run}: no such run folder")
-    saved = {}
-    if (run / "clinical_ner.json").is_file():
-        try:
-            saved = json.loads((run / "clinical_ner.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"{run / 'clinical_ner.json'}: not JSON: {exc}") from exc
-    d = DataArguments()
-    out = {k: saved.get(k) or getattr(d, k) for k in
-           ("task", "format", "label_granularity", "max_seq_length", "doc_stride")}
+    max_seq_length, doc_stride; defaults of :class:`clinical_ner.run_folder.CorpusSettings`,
+    the training defaults), ``--max_seq_length``/``--doc_stride`` overriding. Raises FormatError
+    for a missing run folder or a settings file that is not JSON."""
+    run = RunFolder(args.model)
+    if not run.exists():
+        raise FormatError(f"--model {run.path}: no such run folder")
+    saved, d = run.settings, CorpusSettings()
+    out = {k: saved.get(k) or getattr(d, k) for k in SAVED_SETTINGS}
     for k in ("max_seq_length", "doc_stride"):
         if getattr(args, k) is not None:
             out[k] = getattr(args, k)
