@@ -18,6 +18,7 @@ from pathlib import Path
 
 from clinical_ner.documents import Document, Span
 from clinical_ner.files import write_json_atomic, write_text_atomic
+from clinical_ner.tables import markdown_table as _table
 
 logger = logging.getLogger("clinical_ner")
 
@@ -161,12 +162,6 @@ def _f(x) -> str:
 def _ci(m: Mapping) -> str:
     ci = m.get("f1_ci")
     return f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "–"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return out
 
 
 def _measures(metrics: Mapping) -> list[str]:
