@@ -13,32 +13,33 @@
 
 Writes results.json, results.md and PNG plots into --output_dir (default
 benchmarks/results/architecture_only or benchmarks/results/real). Arguments:
-clinical_ner.benchmarking.BenchmarkArguments (python benchmark.py --help).
+clinical_ner.benchmark.settings.BenchmarkArguments and, for --backends,
+clinical_ner.benchmark.backends.BackendArguments (python benchmark.py --help).
 """
 
 import sys
 
-from clinical_ner.backend_benchmark import BackendArguments
-from clinical_ner.benchmarking import (
+from clinical_ner.benchmark.backends import (
+    BackendArguments,
+    backends_markdown,
+    measure_backends,
+    parse_backends,
+    write_backends,
+)
+from clinical_ner.benchmark.report import markdown_report
+from clinical_ner.benchmark.run import run_benchmark
+from clinical_ner.benchmark.settings import (
+    PHYSIONET_DIR,
     BenchmarkArguments,
-    markdown_report,
     parse_lengths,
     parse_runs,
-    run_benchmark,
 )
 from clinical_ner.cli import parse_args
 
 
 def backends_main(args: BenchmarkArguments, bargs: BackendArguments) -> int:
     """``--backends``: the inference backends side by side on one run (see
-    clinical_ner.backend_benchmark); exit 1 when a setting failed, 2 for bad arguments."""
-    from clinical_ner.backend_benchmark import (
-        backends_markdown,
-        measure_backends,
-        parse_backends,
-        write_backends,
-    )
-
+    clinical_ner.benchmark.backends); exit 1 when a setting failed, 2 for bad arguments."""
     try:
         settings = parse_backends(bargs.backends, bargs.backend_threads)
         run = bargs.backend_run or next(iter(parse_runs(args.runs).values()), "")
@@ -47,13 +48,12 @@ def backends_main(args: BenchmarkArguments, bargs: BackendArguments) -> int:
     except ValueError as exc:
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
         return 2
-    from clinical_ner.benchmarking import PHYSIONET_DIR
-
     data_dir = None if args.data_dir == PHYSIONET_DIR else args.data_dir  # default: the run's
     result = measure_backends(run, settings, data_dir=data_dir, split=args.split,
                               passes=args.passes or 2, warmup=args.warmup_documents,
                               latency_notes=args.latency_documents or 50,
-                              batch_size=args.eval_batch_size, device=bargs.backend_device)
+                              batch_size=args.eval_batch_size, device=bargs.backend_device,
+                              show_progress=not args.disable_tqdm)
     out = args.output_dir or "benchmarks/results/backends"
     paths = write_backends(result, out)
     print(backends_markdown(result))

@@ -137,7 +137,7 @@ def test_backend_benchmark_side_by_side(run, tmp_path, capsys):
 
 
 def test_parse_backends_errors():
-    from clinical_ner.backend_benchmark import parse_backends
+    from clinical_ner.benchmark.backends import parse_backends
 
     assert [s.name for s in parse_backends("onnx:int8:2x1,torch:fp32")] == [
         "onnx:int8:2x1", "torch:fp32:1x2"]

@@ -5,26 +5,25 @@ Speed and memory are measured by benchmark.py, never asserted here."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from clinical_ner.benchmarking import (
-    ROW_KEYS,
-    BenchmarkArguments,
+from clinical_ner.benchmark.rows import ROW_KEYS
+from clinical_ner.benchmark.run import run_benchmark
+from clinical_ner.benchmark.settings import BenchmarkArguments, ModelSpec, WorkerSpec
+from clinical_ner.benchmark.sizes import (
     build_arch_model,
-    compare_span_sets,
     count_parameters,
     embedding_parameters,
-    overlap_char_ranges,
-    padded_positions,
     real_config,
-    run_benchmark,
-    run_worker,
     safetensors_header_length,
     save_sizes,
-    training_batches,
 )
+from clinical_ner.benchmark.spans import compare_span_sets, overlap_char_ranges, padded_positions
+from clinical_ner.benchmark.timing import training_batches
+from clinical_ner.benchmark.worker import run_worker
 from tests.conftest import DEMO
 
 TINY_DISTILBERT = {"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 2,
@@ -192,12 +191,12 @@ def test_architecture_only_end_to_end_tiny(tmp_path, tiny_base_model):
 
 
 def test_isolated_memory_worker_reports_peak_memory(tmp_path, tiny_base_model):
-    ms = dict(name="distilbert", kind="arch", alias="distilbert", task="phi",
-              overrides=TINY_DISTILBERT, tokenizer=str(tiny_base_model), max_seq_length=32,
-              doc_stride=8, train_batch_size=2, side_by_side=False)
-    spec = dict(job="memory", models=[ms], format="i2b2_2014", data_dir=str(DEMO),
-                split="test", max_documents=2, train_documents=2, eval_batch_size=8,
-                train_steps=1, device="cpu", bf16=False, threads=1, seed=0)
+    ms = ModelSpec(name="distilbert", kind="arch", alias="distilbert", task="phi",
+                   overrides=TINY_DISTILBERT, tokenizer=str(tiny_base_model), max_seq_length=32,
+                   doc_stride=8, train_batch_size=2, side_by_side=False)
+    spec = WorkerSpec(job="memory", models=[ms], format="i2b2_2014", data_dir=str(DEMO),
+                      split="test", max_documents=2, train_documents=2, eval_batch_size=8,
+                      train_steps=1, device="cpu", bf16=False, threads=1, seed=0)
     m = run_worker(spec, tmp_path / "worker.log", isolate=True)
     assert "error" not in m, m.get("error")
     assert m["params"] == 233_407 and m["documents"] == 2
@@ -206,7 +205,7 @@ def test_isolated_memory_worker_reports_peak_memory(tmp_path, tiny_base_model):
                                                  - m["peak_mem_baseline_mb"], 1)
     assert 8 < m["disk_bytes_fp32"] - 4 * 233_407 < 4096
     assert m["torch_threads"] == 1
-    bad = run_worker(dict(spec, job="nothing"), None, isolate=False)
+    bad = run_worker(replace(spec, job="nothing"), None, isolate=False)
     assert set(bad) == {"error"} and "unknown worker job" in bad["error"]
 
 
@@ -256,13 +255,14 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
     # the sweep at 32/8: the same 6 training notes cut into 32-token windows
     from transformers import AutoTokenizer
 
-    from clinical_ner.tasks import get_task
-    from clinical_ner.training import build_windows
-    from data_scripts import load_corpus
+    from clinical_ner.run_folder import RunFolder
+    from clinical_ner.task_data import load_task_documents
+    from clinical_ner.windows import build_windows
 
-    task = get_task("phi", "i2b2_2014", "type")
-    train_docs = [task.map_document(d) for d in load_corpus("i2b2_2014", DEMO)[0]["train"][:6]]
-    wins = build_windows(AutoTokenizer.from_pretrained(tiny_phi_run), train_docs, task, 32, 8)
+    # the run's own reading of its corpus (split seed, labels, discontinuous policy)
+    read = load_task_documents(RunFolder(tiny_phi_run).corpus_settings(data_dir=str(DEMO)))
+    wins = build_windows(AutoTokenizer.from_pretrained(tiny_phi_run), read.splits["train"][:6],
+                         read.task, 32, 8)
     sw, sw_600 = sbs["training_sweep"]
     # 600 positions exceed the tiny model's 512: that setting fails alone, the rest is measured
     assert sw_600["max_seq_length"] == 600 and "error" in sw_600
@@ -279,7 +279,7 @@ def test_real_mode_side_by_side_on_tiny_run(tmp_path, tiny_phi_run):
 
 
 def test_parse_lengths():
-    from clinical_ner.benchmarking import parse_lengths
+    from clinical_ner.benchmark.settings import parse_lengths
 
     assert parse_lengths("256:64, 512:128") == [[256, 64], [512, 128]]
     assert parse_lengths("") == []
@@ -302,40 +302,47 @@ def test_training_windows_follow_the_runs_negative_draw(tiny_tokenizer):
     draw: every window with an entity plus round(keep x the others)."""
     from types import SimpleNamespace
 
-    from clinical_ner.benchmarking import _train_windows
-    from clinical_ner.tasks import get_task
-    from clinical_ner.training import build_windows
-    from data_scripts import load_corpus
+    from clinical_ner.benchmark.context import ModelContext, ModelInfo, train_windows
+    from clinical_ner.run_folder import CorpusSettings
+    from clinical_ner.task_data import load_task_documents
+    from clinical_ner.windows import build_windows
 
-    task = get_task("phi", "i2b2_2014", "type")
-    docs = [task.map_document(d) for d in load_corpus("i2b2_2014", DEMO)[0]["train"][:10]]
-    all_wins = build_windows(tiny_tokenizer, docs, task, 32, 8)
+    settings = CorpusSettings(data_dir=str(DEMO))
+    read = load_task_documents(settings)  # the training reading, as train_ner.py reads it
+    all_wins = build_windows(tiny_tokenizer, read.splits["train"][:10], read.task, 32, 8)
     pos = sum(any(lab > 0 for lab in w["labels"]) for w in all_wins)
     neg = len(all_wins) - pos
-    ctx = {"ms": {"max_seq_length": 32, "doc_stride": 8, "negative_window_keep": 0.5,
-                  "train_seed": 42},
-           "docs": {"train": docs}, "task": task, "tokenizer": tiny_tokenizer, "info": {},
-           "inner": SimpleNamespace(config=SimpleNamespace(vocab_size=len(tiny_tokenizer)))}
-    wins = _train_windows(ctx, {})
+    ms = ModelSpec(name="m", kind="run", task="phi", max_seq_length=32, doc_stride=8,
+                   train_batch_size=4, negative_window_keep=0.5, train_seed=42)
+    spec = WorkerSpec(job="timing", models=[ms], data_dir=str(DEMO), train_documents=10)
+
+    def info():
+        return ModelInfo(0, 0, 0, 0, 32, 8, len(tiny_tokenizer), "tok")
+
+    ctx = ModelContext(ms, settings, read.task, [], tiny_tokenizer, [], 0, info(), 0.0,
+                       inner=SimpleNamespace(config=SimpleNamespace(
+                           vocab_size=len(tiny_tokenizer))))
+    wins = train_windows(ctx, spec)
     assert len(wins) == pos + round(0.5 * neg)
-    assert ctx["info"]["train_windows_all"] == len(all_wins)
-    assert ctx["info"]["train_windows"] == len(wins) and ctx["info"]["train_documents"] == 10
-    ctx["ms"]["negative_window_keep"] = 1.0
-    ctx["info"] = {}
-    assert len(_train_windows(ctx, {})) == len(all_wins)
+    assert ctx.info.train_windows_all == len(all_wins)
+    assert ctx.info.train_windows == len(wins) and ctx.info.train_documents == 10
+    assert ctx.info.to_dict()["negative_window_keep"] == 0.5
+    ms.negative_window_keep = 1.0
+    ctx.info = info()
+    assert len(train_windows(ctx, spec)) == len(all_wins)
+    assert "train_windows_all" not in ctx.info.to_dict()
 
 
 def test_benchmark_cli_reports_a_failed_measurement(tmp_path, capsys, monkeypatch):
     """A row with a failed measurement: results are written, the failure is printed and listed
     in results.md, and the exit status is 1."""
-    import benchmark
-    from clinical_ner import benchmarking
-
-    row = {k: None for k in benchmarking.ROW_KEYS}
-    row.update(model="tiny", task="phi", partial_errors=["worker exited with 1: ValueError: x"])
     from dataclasses import asdict
 
-    settings = dict(asdict(benchmarking.BenchmarkArguments()), torch_threads=2)
+    import benchmark
+
+    row = {k: None for k in ROW_KEYS}
+    row.update(model="tiny", task="phi", partial_errors=["worker exited with 1: ValueError: x"])
+    settings = dict(asdict(BenchmarkArguments()), torch_threads=2)
     results = {"mode": "real", "reference": "tiny", "rows": [row], "side_by_side": {},
                "environment": {}, "settings": settings, "notes": [], "plots": []}
     monkeypatch.setattr(benchmark, "run_benchmark", lambda args: results)
@@ -343,3 +350,106 @@ def test_benchmark_cli_reports_a_failed_measurement(tmp_path, capsys, monkeypatc
     out = capsys.readouterr()
     assert "tiny / phi failed: worker exited with 1: ValueError: x" in out.err
     assert "## Failures" in out.out and "* tiny / phi: worker exited with 1" in out.out
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+@pytest.mark.parametrize("name", ["minilm_phi", "architecture_only"])
+def test_row_round_trips_the_committed_results_rows(name):
+    """Row.from_dict / to_dict give back the committed results.json rows, keys in order."""
+    from clinical_ner.benchmark.rows import Row
+
+    path = RESULTS / name / "results.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    rows = json.loads(path.read_text())["rows"]
+    for d in rows:
+        row = Row.from_dict(d)
+        assert list(row.to_dict().items()) == list(d.items()), d["model"]
+        assert row.get("params") == d["params"]
+        assert Row.from_dict(row.to_dict()) == row
+
+
+def test_make_row_of_a_run_and_of_an_error(tmp_path):
+    """A real-mode row takes training time and F1 from the run folder; an error row keeps only
+    the columns, the error and the run folder."""
+    from clinical_ner.benchmark.rows import Row, make_row
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train_results.json").write_text(json.dumps(
+        {"train_seconds": 120.0, "train_tokens_per_second": 900.5, "epochs": 3,
+         "train_documents": 10}))
+    (run / "metrics.json").write_text(json.dumps(
+        {"split": "test", "strict": {"micro": {"f1": 0.8, "f1_ci": [0.7, 0.9]}}}))
+    m = {"params": 1733, "documents": 4, "f1_benchmark": 0.79, "f1_ci_benchmark": None,
+         "not_a_figure": 1}
+    row = make_row("tiny", "phi", m, run, "test")
+    d = row.to_dict()
+    assert list(d)[: len(ROW_KEYS)] == list(ROW_KEYS)
+    assert (d["params"], d["documents"], d["train_seconds"], d["epoch_seconds"]) == (
+        1733, 4, 120.0, 40.0)
+    assert (d["f1"], d["f1_ci"], d["f1_benchmark"]) == (0.8, [0.7, 0.9], 0.79)
+    assert d["f1_source"].endswith("metrics.json") and d["run_epochs"] == 3
+    assert "not_a_figure" not in d and "error" not in d
+    assert Row.from_dict(d) == row
+    err = make_row("tiny", "phi", {"error": "ValueError: x"}, run, "test").to_dict()
+    assert list(err) == [*ROW_KEYS, "error", "run_dir"]
+
+
+def test_worker_spec_json_round_trip():
+    ms = ModelSpec(name="tiny", kind="run", task="phi", max_seq_length=64, doc_stride=16,
+                   train_batch_size=4, data={"data_dir": str(DEMO), "split_seed": 7},
+                   run_dir="runs/x", negative_window_keep=0.5, side_by_side=True)
+    spec = WorkerSpec(job="timing", models=[ms], data_dir=str(DEMO), passes=3,
+                      side_by_side_lengths=[[32, 8]], bootstrap=20)
+    back = WorkerSpec.from_json(spec.to_json())
+    assert back == spec and back.models[0].is_run
+    args = BenchmarkArguments(passes=2, train_steps=3, side_by_side_lengths="32:8",
+                              disable_tqdm=True)
+    made = WorkerSpec.from_args(args, "corpus", job="memory", models=[ms])
+    assert (made.job, made.data_dir, made.passes, made.train_steps) == ("memory", "corpus", 2, 3)
+    assert made.side_by_side_lengths == [[32, 8]] and made.progress is False
+
+
+def test_training_timing_round_trips_a_committed_training_block():
+    from clinical_ner.benchmark.timing import TrainingTiming
+
+    path = RESULTS / "minilm_phi" / "results.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    training = json.loads(path.read_text())["side_by_side"]["training"]
+    for d in training.values():
+        assert list(TrainingTiming(**d).to_dict().items()) == list(d.items())
+
+
+def _fake_run(folder: Path, batch_size: int) -> Path:
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "clinical_ner.json").write_text(json.dumps(
+        {"task": "phi", "format": "i2b2_2014", "label_granularity": "type",
+         "max_seq_length": 64, "doc_stride": 16}))
+    (folder / "run_args.json").write_text(json.dumps(
+        {"data": {"data_dir": "elsewhere", "split_seed": 7, "negative_window_keep": 0.5},
+         "training": {"per_device_train_batch_size": batch_size, "seed": 3}}))
+    return folder
+
+
+@pytest.mark.parametrize("given,expected", [(None, 8), (16, 16), (4, 4)])
+def test_an_explicit_train_batch_size_wins_over_the_runs(tmp_path, given, expected):
+    """--train_batch_size given (also 16, the old default) is kept; the run's batch size is the
+    default only. The model spec carries the run's corpus settings on the benchmark's corpus."""
+    from clinical_ner.benchmark.run import model_entries
+    from clinical_ner.benchmark.settings import resolve_args
+
+    run = _fake_run(tmp_path / "run", 8)
+    args = BenchmarkArguments(models="tiny", runs=f"tiny={run}", train_batch_size=given,
+                              output_dir=str(tmp_path / "out"))
+    [entry] = model_entries("phi", ["tiny"], resolve_args(args), str(DEMO), tmp_path, [],
+                            given_batch_size=args.train_batch_size)
+    ms = entry.spec
+    assert ms.train_batch_size == expected
+    assert (ms.max_seq_length, ms.doc_stride, ms.train_seed, ms.negative_window_keep) == (
+        64, 16, 3, 0.5)
+    assert ms.data["data_dir"] == str(DEMO) and ms.data["split_seed"] == 7
