@@ -50,6 +50,13 @@ def main(argv=None) -> int:
                   f"[{lo:+.4f}, {hi:+.4f}]  {r['p_value']:.4g}")
     else:
         print_scores(result, title="scores")
+    if result.get("robustness"):
+        rob = result["robustness"]
+        print(f"\n== re-rendered surrogates (seed {rob['seed']}, {rob['locale']}) against the "
+              "original folder ==")
+        print(f"{'measure':<22}{'original':>10}{'re-rendered':>13}{'drop':>9}")
+        for name, r in rob["measures"].items():
+            print(f"{name:<22}{r['original']:10.4f}{r['resurrogated']:13.4f}{r['drop']:+9.4f}")
     return 0
 
 

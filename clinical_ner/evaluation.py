@@ -451,6 +451,41 @@ def check_eval_output_dir(out_dir: str | Path, predictions_dir: str | Path | Non
     return removed
 
 
+def robustness_check(args: EvalArguments, metrics: dict) -> dict | None:
+    """When the ``--model`` evaluation's corpus is a folder re-rendered by ``python -m
+    data_scripts resurrogate`` (it holds ``resurrogate.json``): score the same split of the
+    source folder too, with the same model and settings, and return the drop: ``{"source",
+    "seed", "locale", "measures": {measure: {"original", "resurrogated", "drop"}}}`` (F1 of
+    strict, relaxed, token and binary token; HIPAA strict and binary token recall, the
+    de-identification ones; drop = original - re-rendered). None for any other folder. Raises as
+    :func:`evaluate_model` when the source folder is gone or cannot be read."""
+    import dataclasses
+    import json
+
+    from clinical_ner.augmentation import RESURROGATE_MANIFEST
+
+    manifest_path = Path(metrics["evaluation"]["data_dir"]) / RESURROGATE_MANIFEST
+    if not manifest_path.is_file():
+        return None
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    logger.info("%s was re-rendered from %s: scoring the original %s split too",
+                manifest_path.parent, manifest["source"], args.split)
+    original, _, _, _ = evaluate_model(dataclasses.replace(args, data_dir=manifest["source"],
+                                                           thresholds=None))
+    measures = {}
+    for name, key in (("strict_f1", ("strict", "f1")), ("relaxed_f1", ("relaxed", "f1")),
+                      ("token_f1", ("token", "f1")),
+                      ("hipaa_strict_recall", ("hipaa_strict", "recall")),
+                      ("binary_token_f1", ("binary_token", "f1")),
+                      ("binary_token_recall", ("binary_token", "recall"))):
+        a = original.get(key[0], {}).get("micro", {}).get(key[1])
+        b = metrics.get(key[0], {}).get("micro", {}).get(key[1])
+        if a is not None and b is not None:
+            measures[name] = {"original": a, "resurrogated": b, "drop": round(a - b, 4)}
+    return {"source": manifest["source"], "seed": manifest.get("seed"),
+            "locale": manifest.get("locale"), "measures": measures}
+
+
 def run_evaluation(args: EvalArguments) -> dict:
     """Run the mode ``args`` asks for and write its outputs; returns the metrics (or, for
     ``--compare``, the comparison).
@@ -478,6 +513,9 @@ def run_evaluation(args: EvalArguments) -> dict:
         return comparison
     if mode == "model":
         metrics, gold, pred, info = evaluate_model(args)
+        robustness = robustness_check(args, metrics)
+        if robustness:
+            metrics["robustness"] = robustness
     else:
         metrics, gold, pred, info = evaluate_folders(args)
     if not out_dir:

@@ -473,3 +473,25 @@ def test_no_spans_anywhere_gives_strict_json_without_nan(tmp_path):
                          parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
     assert metrics["seqeval"]["macro"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
                                            "support": 0}
+
+
+def test_model_mode_on_a_resurrogated_folder_reports_the_drop(tiny_phi_run, tmp_path):
+    from data_scripts.__main__ import main as data_main
+
+    rendered = tmp_path / "rendered"
+    assert data_main(["resurrogate", str(DEMO), str(rendered), "--seed", "5",
+                      "--locale", "en_GB"]) == 0
+    assert run_cli("--model", tiny_phi_run, "--data_dir", rendered, "--split", "test",
+                   "--output_dir", tmp_path / "r", "--bootstrap", 0) == 0
+    assert run_cli("--model", tiny_phi_run, "--data_dir", DEMO, "--split", "test",
+                   "--output_dir", tmp_path / "o", "--bootstrap", 0) == 0
+    m, o = read_json(tmp_path / "r" / "metrics.json"), read_json(tmp_path / "o" / "metrics.json")
+    rob = m["robustness"]
+    assert (rob["seed"], rob["locale"]) == (5, "en_GB")
+    assert rob["source"] == str(DEMO.resolve())
+    strict = rob["measures"]["strict_f1"]
+    assert strict["original"] == o["strict"]["micro"]["f1"]  # the source folder, same model
+    assert strict["resurrogated"] == m["strict"]["micro"]["f1"]
+    assert strict["drop"] == round(strict["original"] - strict["resurrogated"], 4)
+    assert m["gold_spans"] == o["gold_spans"]  # the same gold, re-rendered
+    assert "robustness" not in o
