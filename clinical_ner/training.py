@@ -30,7 +30,7 @@ from transformers import (
 
 from clinical_ner.augmentation import DEFAULT_LOCALES, augment_documents
 from clinical_ner.cli import UsageError
-from clinical_ner.documents import Document
+from clinical_ner.documents import Document, LoadReport
 from clinical_ner.files import check_writable_dir, write_json_atomic
 from clinical_ner.inference import predict_corpus_sharded
 from clinical_ner.labels import check_label_names
@@ -46,7 +46,7 @@ from clinical_ner.windows import (
     special_affixes,
     windows_with_entity,
 )
-from data_scripts import READERS
+from data_scripts import READERS, presidio
 
 logger = logging.getLogger("clinical_ner")
 
@@ -107,6 +107,11 @@ class DataArguments:
     augment_locales: str = field(default="", metadata={
         "help": "Comma-separated Faker locales of the augmentation surrogates (default: "
                 "clinical_ner.augmentation.DEFAULT_LOCALES)."})
+    extra_train_dir: str = field(default=None, metadata={
+        "help": "Extra PHI training data: a presidio-research synth_dataset_v2.json file or "
+                "folder (e.g. ../shared/data/presidio-synth/data), its types mapped to i2b2 "
+                "2014 TYPEs (data_scripts.presidio.TO_I2B2_2014; non-PHI types dropped and "
+                "counted). Added to the train split only; PHI task only."})
     score_test: bool = field(default=True, metadata={
         "help": "Score the test split at the end. Set false while choosing settings on dev, "
                 "so that test is read once, for the final run; metrics.json then holds dev."})
@@ -412,6 +417,32 @@ def add_augmented_windows(windows: list[dict], has_entity: list[bool], tokenizer
     return {"augment_copies": data_args.augment_copies, **counts}
 
 
+def add_extra_windows(windows: list[dict], has_entity: list[bool], tokenizer, task,
+                      data_args: DataArguments, window_args: dict, report) -> dict:
+    """With ``--extra_train_dir``: append (in place) the windows of the presidio sentences,
+    mapped to the task's labels (:func:`data_scripts.presidio.to_i2b2_2014`, then
+    ``task.map_document``). Returns the counts for ``train_results.json`` (``{}`` when off).
+    Raises UsageError for a task other than PHI, FormatError for a bad file."""
+    if not data_args.extra_train_dir:
+        return {}
+    if data_args.format != "i2b2_2014" or data_args.task != "phi":
+        raise UsageError("--extra_train_dir (presidio sentences mapped to i2b2 2014 TYPEs) "
+                         "is for --task phi on i2b2_2014 corpora")
+    extra_report = LoadReport(format="presidio")
+    docs = [task.map_document(presidio.to_i2b2_2014(d, extra_report), extra_report)
+            for d in presidio.read_path(data_args.extra_train_dir, extra_report)]
+    extra = build_windows(tokenizer, docs, task, **window_args)
+    flags = windows_with_entity(extra)
+    windows.extend(extra)
+    has_entity.extend(flags)
+    counts = {"extra_train_documents": len(docs), "extra_train_windows": len(extra),
+              "extra_train_spans": sum(len(d.spans) for d in docs),
+              "extra_train_dropped": sum(v for k, v in extra_report.counts.items()
+                                         if k.startswith("presidio_"))}
+    report.counts.update(counts)
+    return counts
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX tiles), per torch."""
     cpu = getattr(torch, "cpu", None)
@@ -479,6 +510,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
     has_entity = windows_with_entity(windows)
     augment_stats = add_augmented_windows(windows, has_entity, tokenizer, train_docs, task,
                                           data_args, training_args.seed, window_args, report)
+    augment_stats.update(add_extra_windows(windows, has_entity, tokenizer, task, data_args,
+                                           window_args, report))
     training_args = cpu_bf16_arguments(training_args, model_args.cpu_bf16)
     keep = data_args.negative_window_keep
     grouped = getattr(training_args, "train_sampling_strategy", "") == "group_by_length"

@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport
-from data_scripts import brat, conll, i2b2_2006, i2b2_2010, i2b2_2014, jsonl
+from data_scripts import brat, conll, i2b2_2006, i2b2_2010, i2b2_2014, jsonl, presidio
 
 SPLIT_NAMES = {"train": "train", "dev": "dev", "devel": "dev", "valid": "dev",
                "validation": "dev", "test": "test"}
@@ -51,6 +51,11 @@ def _read_jsonl(path: Path, report: LoadReport, *, labels=None, as_written=False
     return jsonl.read_path(path, report, labels=labels, as_written=as_written)
 
 
+def _read_presidio(path: Path, report: LoadReport, *, labels=None, as_written=False,
+                   **_) -> list[Document]:
+    return presidio.read_path(path, report, labels=labels, as_written=as_written)
+
+
 #: format name -> reader(path, report, **options) -> documents of one split folder or file.
 #: Options every reader accepts (and ignores when they do not apply): ``labels`` (native labels
 #: to keep before the span policy, None = all), ``discontinuous`` (brat: join|split|drop),
@@ -58,7 +63,7 @@ def _read_jsonl(path: Path, report: LoadReport, *, labels=None, as_written=False
 #: write them, no repair; see :func:`clinical_ner.documents.resolve_spans`).
 READERS = {"i2b2_2014": _read_i2b2_2014, "i2b2_2006": _read_i2b2_2006,
            "i2b2_2010": _read_i2b2_2010, "brat": _read_brat, "conll": _read_conll,
-           "jsonl": _read_jsonl}
+           "jsonl": _read_jsonl, "presidio": _read_presidio}
 
 
 def split_by_group(
