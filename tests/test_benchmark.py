@@ -453,3 +453,42 @@ def test_an_explicit_train_batch_size_wins_over_the_runs(tmp_path, given, expect
     assert (ms.max_seq_length, ms.doc_stride, ms.train_seed, ms.negative_window_keep) == (
         64, 16, 3, 0.5)
     assert ms.data["data_dir"] == str(DEMO) and ms.data["split_seed"] == 7
+
+
+@pytest.mark.parametrize("name", ["minilm_phi", "architecture_only"])
+def test_committed_results_render_as_committed(name):
+    """The report of a committed results.json (ratios and explanations derived again) is its
+    committed results.md, but for the sentence on the training batch (now: the run's unless
+    --train_batch_size was given)."""
+    from clinical_ner.benchmark.report import explain, markdown_report
+    from clinical_ner.benchmark.rows import compute_ratios
+
+    path = RESULTS / name / "results.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    results = json.loads(path.read_text())
+    assert compute_ratios(results["rows"], results["reference"]) == results["ratios"]
+    assert explain(results) == results["explanations"]
+    new = markdown_report(results).splitlines()
+    old = (path.parent / "results.md").read_text().splitlines()
+    assert len(new) == len(old)
+    differ = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+    assert len(differ) == 1 and differ[0][0].startswith("Inference:")
+    assert "unless --train_batch_size was given" in differ[0][1]
+
+
+def test_backend_rows_spec_and_markdown_of_the_committed_run():
+    from dataclasses import asdict
+
+    from clinical_ner.benchmark.backends import BackendRow, BackendSpec, backends_markdown
+
+    path = RESULTS / "backends_minilm_phi" / "backends.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    result = json.loads(path.read_text())
+    for d in result["rows"]:
+        assert list(asdict(BackendRow(**d)).items()) == list(d.items())
+    assert backends_markdown(result) == (path.parent / "backends.md").read_text()
+    spec = BackendSpec(run_dir="runs/x", backend="onnx", precision="int8", threads=1, shard=1,
+                       shards=2, barrier_dir="barrier")
+    assert BackendSpec.from_json(spec.to_json()) == spec

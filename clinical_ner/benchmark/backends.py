@@ -79,6 +79,7 @@ class BackendSetting:
 
     @property
     def name(self) -> str:
+        """``backend:precision:NxT``, the setting's name in backends.json."""
         return f"{self.backend}:{self.precision}:{self.processes}x{self.threads}"
 
 
@@ -162,10 +163,12 @@ class BackendSpec:
     barrier_dir: str | None = None
 
     def to_json(self) -> str:
+        """The spec as a JSON object (the worker's SPEC file)."""
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> BackendSpec:
+        """Inverse of :meth:`to_json`."""
         return cls(**json.loads(text))
 
 

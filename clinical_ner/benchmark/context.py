@@ -113,10 +113,12 @@ class ModelContext:
 
     @property
     def texts(self) -> list[str]:
+        """The benchmarked notes' texts."""
         return [d.text for d in self.test_docs]
 
     @property
     def name(self) -> str:
+        """The model's name in the results."""
         return self.spec.name
 
 

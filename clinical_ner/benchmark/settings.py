@@ -171,6 +171,7 @@ class ModelSpec:
 
     @property
     def is_run(self) -> bool:
+        """Whether the spec is a finished run (else a random architecture)."""
         return self.kind == "run"
 
 

@@ -122,6 +122,7 @@ class TrainingTiming:
     epoch_real_tokens_per_s: float
 
     def to_dict(self) -> dict:
+        """The ``results.json`` block (field names as keys, in order)."""
         return asdict(self)
 
 
