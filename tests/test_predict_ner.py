@@ -447,3 +447,42 @@ def test_span_offsets_are_characters_of_the_input():
     assert patient_of(Note("x", "t", "f"), rx) == "x"
     assert patient_of(Note("123-04", "t", "f", patient="P9"), rx) == "P9"
     assert Span(0, 1, "DATE/DATE").end == 1
+
+
+def test_merge_parts_input_order_once_each(tmp_path):
+    """The parts of a multi-process run merge into the outputs in input order: each note once
+    (a line already merged by a merge cut short is not repeated), a de-identified JSONL line
+    only for a note with a predictions line, a surrogate mapping once at its first note."""
+    from clinical_ner.prediction import merge_parts, part_files, part_line
+
+    out = tmp_path / "out"
+    (out / "parts").mkdir(parents=True)
+    (out / "deid").mkdir()
+    position_of = {f"n{i}": i for i in range(6)}
+
+    def pred(i):
+        return json.dumps({"id": f"n{i}", "spans": []})
+
+    def mapping(orig, pos):
+        return json.dumps({"patient": "P", "label": "NAME/PATIENT", "original": orig,
+                           "surrogate": f"S{pos}"})
+
+    (out / "predictions.jsonl").write_text(pred(0) + "\n" + pred(2) + "\n")  # merged earlier
+    parts = {"g001.r000.predictions.jsonl": [(2, pred(2)), (4, pred(4))],  # n2: merged twice
+             "g001.r001.predictions.jsonl": [(1, pred(1)), (3, pred(3))],
+             "g002.r000.predictions.jsonl": [(5, pred(5))],
+             "g001.r000.deid.notes.jsonl": [(4, json.dumps({"id": "n4"}))],
+             "g001.r001.deid.notes.jsonl": [(1, json.dumps({"id": "n1"})),
+                                            (3, json.dumps({"id": "n3"}))],
+             "g002.r001.deid.notes.jsonl": [(6, json.dumps({"id": "n6"}))],  # never finished
+             "g001.r000.surrogates.jsonl": [(4, mapping("Ann", 4))],
+             "g001.r001.surrogates.jsonl": [(1, mapping("ann", 1)), (3, mapping("Bo", 3))]}
+    for name, lines in parts.items():
+        (out / "parts" / name).write_text("".join(part_line(p, x) + "\n" for p, x in lines)
+                                          + "7\t{\"id\": \"par")  # a partial last line
+    (out / "deid" / "notes.jsonl").write_text(json.dumps({"id": "n0"}) + "\n")
+    assert merge_parts(out, position_of) == len(parts)
+    assert [r["id"] for r in read_jsonl(out / "predictions.jsonl")] == [f"n{i}" for i in range(6)]
+    assert [r["id"] for r in read_jsonl(out / "deid" / "notes.jsonl")] == ["n0", "n1", "n3", "n4"]
+    assert [r["surrogate"] for r in read_jsonl(out / "surrogates.local.jsonl")] == ["S1", "S3"]
+    assert part_files(out) == [] and merge_parts(out, position_of) == 0
