@@ -28,8 +28,11 @@ overwritten), or a previous run when ``--resume false``.
 
 Several processes (``accelerate launch --num_processes N predict_ner.py ...``, CPU or GPU, one
 machine or several, :func:`clinical_ner.inference.process_state`): every process reads every
-note (so all agree on skipped and repeated notes) and predicts, redacts and writes the k-th note
-to predict when ``k % N`` is its rank, each note exactly once. Processes write their lines to
+note (so all agree on skipped and repeated notes) and predicts, redacts and writes the chunks of
+``--chunk_size`` notes whose number ``c`` has ``c % N`` equal to its rank (:func:`chunk_owner`),
+each note exactly once. The chunks are those of one process, so are the batches: int8 backends,
+whose activations are quantized per batch, also give the spans of one process. Processes write
+their lines to
 ``parts/g<generation>.r<rank>.*`` (each line prefixed by the note's input position); at the end
 the main process merges them into ``predictions.jsonl``, ``surrogates.local.jsonl`` and
 ``deid/*.jsonl`` in input order (:func:`merge_parts`) and writes ``summary.json`` with the counts
@@ -587,6 +590,14 @@ def _peak_rss_mb() -> float | None:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def chunk_owner(index: int, chunk_size: int, num_processes: int) -> int:
+    """The process that predicts the ``index``-th note to predict (0-based, counting only the
+    notes read without error and not already done): the chunk ``index // chunk_size`` goes to
+    process ``chunk % num_processes``. Every note has one owner, and each process's chunks are
+    chunks of the one-process run (same notes, same batches)."""
+    return (index // chunk_size) % num_processes
+
+
 def _keep_done_lines(path: Path, done: set[str], json_of) -> None:
     """Rewrite ``path`` (lines appended by this tool) keeping, once, the lines of notes in
     ``done`` (``json_of(line)``: the line's JSON record with its ``id``)."""
@@ -801,8 +812,8 @@ def run_prediction(args: PredictArguments) -> dict:
                                           precision=args.precision, device=device,
                                           threads=threads)
     if n_proc > 1:
-        logger.info("process %d of %d: every %d-th note, %s threads", rank, n_proc, n_proc,
-                    threads or "default")
+        logger.info("process %d of %d: every %d-th chunk of %d notes, %s threads", rank, n_proc,
+                    n_proc, args.chunk_size, threads or "default")
     if args.redact != "none":
         deid_dir.mkdir(exist_ok=True)
 
@@ -927,7 +938,8 @@ def run_prediction(args: PredictArguments) -> dict:
                 continue
             seen_ids.add(note.id)
             position_of[note.id] = note.position
-            owner, to_predict = to_predict % n_proc, to_predict + 1  # note i on process i % N
+            owner = chunk_owner(to_predict, args.chunk_size, n_proc)
+            to_predict += 1
             if owner != rank:
                 bar.update(1)
                 continue

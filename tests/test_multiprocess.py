@@ -14,6 +14,7 @@ from pathlib import Path
 
 import eval_ner
 from clinical_ner.inference import shard_indices
+from clinical_ner.prediction import chunk_owner
 from tests.conftest import ROOT
 from tests.test_runs import read_json, train_argv
 
@@ -58,6 +59,10 @@ def test_shards_cover_each_note_once():
         shards = [shard_indices(n_items, 2, r) for r in range(2)]
         assert sorted(shards[0] + shards[1]) == list(range(n_items))
     assert shard_indices(3, 2, 0) == [0, 2] and shard_indices(3, 2, 1) == [1]
+    # predict_ner.py: whole chunks, round robin; every note has exactly one owner
+    owners = [chunk_owner(i, 3, 2) for i in range(10)]
+    assert owners == [0, 0, 0, 1, 1, 1, 0, 0, 0, 1]
+    assert [chunk_owner(i, 4, 3) for i in range(12)] == [0] * 4 + [1] * 4 + [2] * 4
 
 
 def test_eval_two_processes_equals_one(tmp_path, tiny_phi_run, small_corpus):
@@ -184,7 +189,8 @@ def test_predict_two_processes_equals_one(tmp_path, tiny_phi_run):
     run = tmp_path / "run"  # its own copy: the ONNX export is written into it
     shutil.copytree(tiny_phi_run, run, ignore=shutil.ignore_patterns("checkpoint-*"))
     src = demo_jsonl(tmp_path / "notes.jsonl")
-    onnx = ("--backend", "onnx", "--threads_per_process", 1)
+    # int8: activations are quantized per batch, so equal spans need the same batches (chunks)
+    onnx = ("--backend", "onnx", "--precision", "int8", "--threads_per_process", 1)
     # 2 processes first: both want the ONNX export, the first makes it (a lock), both use it
     proc = launch2("predict_ner.py", *predict_argv(run, src, tmp_path / "two", *onnx))
     assert predict_ner.main([str(a) for a in predict_argv(run, src, tmp_path / "one",
@@ -199,7 +205,7 @@ def test_predict_two_processes_equals_one(tmp_path, tiny_phi_run):
     assert summary["notes"] == 20 and summary["skipped_notes"] == 1 and summary["processes"] == 2
     assert len(summary["inference_seconds_per_process"]) == 2
     assert summary["backend"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
-    assert "process 0 of 2: every 2-th note" in proc.stderr
+    assert "process 0 of 2: every 2-th chunk of 3 notes" in proc.stderr
     assert proc.stdout.count("summary in") == 1  # printed by the main process only
 
 
