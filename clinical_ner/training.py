@@ -31,12 +31,12 @@ from transformers import (
 from clinical_ner.augmentation import DEFAULT_LOCALES, augment_documents
 from clinical_ner.cli import UsageError
 from clinical_ner.documents import Document, LoadReport
-from clinical_ner.files import check_writable_dir, write_json_atomic
+from clinical_ner.files import check_writable_dir
 from clinical_ner.inference import predict_corpus_sharded
 from clinical_ner.labels import check_label_names
 from clinical_ner.models import MODEL_ALIASES, ModelNotAvailable, load_pretrained, resolve_model
 from clinical_ner.run_folder import FINISHED_FILES as RUN_FILES
-from clinical_ner.run_folder import RUN_JSON
+from clinical_ner.run_folder import RUN_JSON, RunFolder
 from clinical_ner.scoring import score_documents
 from clinical_ner.task_data import load_task_documents
 from clinical_ner.tasks import get_task, shipped_label_maps
@@ -46,7 +46,7 @@ from clinical_ner.windows import (
     special_affixes,
     windows_with_entity,
 )
-from data_scripts import READERS, presidio
+from data_scripts import READERS, find_data_dir, presidio
 
 logger = logging.getLogger("clinical_ner")
 
@@ -486,6 +486,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
     :class:`clinical_ner.cli.UsageError` for a refused argument or folder.
     """
     out_dir = Path(training_args.output_dir)
+    data_args.data_dir = find_data_dir(data_args.data_dir)  # a shipped config from any folder
     check_arguments(model_args, data_args, training_args)
     resume = prepare_output_dir(training_args, data_args.overwrite_output_dir)
     data = load_task_documents(data_args)
@@ -537,7 +538,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
         logger.info("resuming from %s", resume)
     start = time.time()
     result = trainer.train(resume_from_checkpoint=resume)
-    train_seconds = time.time() - start
+    # the Trainer's own timing of its training loop (TrainOutput.metrics), else the wall clock
+    train_seconds = result.metrics.get("train_runtime") or (time.time() - start)
     epochs_done = trainer.state.epoch or training_args.num_train_epochs
     train_tokens = epoch_tokens * epochs_done
     if resume and trainer.state.global_step:  # only the steps of this call took train_seconds
@@ -575,18 +577,16 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
         "device": str(model.device), "torch_threads": torch.get_num_threads(),
         "bf16": bool(training_args.bf16), **augment_stats,
     }
-    write_json_atomic(out_dir / "train_results.json", train_results)
     run_args = {"model": asdict(model_args), "data": asdict(data_args),
                 "training": {k: v for k, v in training_args.to_dict().items()
                              if "token" not in k}}
-    write_json_atomic(out_dir / "run_args.json", run_args, default=str)
-    write_json_atomic(out_dir / "clinical_ner.json", {
+    settings = {
         "task": data_args.task, "format": data_args.format,
         "label_granularity": data_args.label_granularity, "metric_scheme": task.metric_scheme,
         "span_labels": list(task.scheme.span_labels), "max_seq_length": data_args.max_seq_length,
-        "doc_stride": data_args.doc_stride})
-    if "dev" in scores:
-        write_json_atomic(out_dir / "dev_metrics.json", scores["dev"])
+        "doc_stride": data_args.doc_stride}
     final = scores.get("test") or scores.get("dev")
-    write_json_atomic(out_dir / "metrics.json", final)
+    RunFolder(out_dir).write_run(run_args=run_args, settings=settings,
+                                 train_results=train_results, metrics=final,
+                                 dev_metrics=scores.get("dev"))
     return final

@@ -9,11 +9,17 @@ CLI: ``python -m data_scripts FORMAT DIR --report REPORT.json [--dump DOCS.jsonl
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport
 from data_scripts import brat, conll, i2b2_2006, i2b2_2010, i2b2_2014, jsonl, presidio
+
+logger = logging.getLogger("clinical_ner")
+
+#: Known corpora (base name of the corpus folder -> licence, citations), from the format modules.
+CORPORA = {**i2b2_2014.CORPORA}
 
 SPLIT_NAMES = {"train": "train", "dev": "dev", "devel": "dev", "valid": "dev",
                "validation": "dev", "test": "test"}
@@ -64,6 +70,24 @@ def _read_presidio(path: Path, report: LoadReport, *, labels=None, as_written=Fa
 READERS = {"i2b2_2014": _read_i2b2_2014, "i2b2_2006": _read_i2b2_2006,
            "i2b2_2010": _read_i2b2_2010, "brat": _read_brat, "conll": _read_conll,
            "jsonl": _read_jsonl, "presidio": _read_presidio}
+
+
+def find_data_dir(data_dir: str | None, *, near=()) -> str | None:
+    """Where a corpus folder is: ``data_dir`` as given when it exists from the working folder
+    (or is absolute or empty); else, for a relative one, the first of ``near`` / data_dir and
+    (the folder holding this package) / data_dir that exists, so that a shipped config's
+    ``data_scripts/demo_i2b2_2014`` is found from any folder in a source checkout and in a
+    non-editable install (the demo notes are package data). The path used is logged; a
+    folder found nowhere is returned as given (the reader then names it)."""
+    if not data_dir or Path(data_dir).is_absolute() or Path(data_dir).exists():
+        return data_dir
+    for base in (*map(Path, near), Path(__file__).resolve().parent.parent):
+        candidate = base / data_dir
+        if candidate.exists():
+            logger.warning("data_dir %s is not in the working folder %s: using %s", data_dir,
+                           Path.cwd(), candidate)
+            return str(candidate)
+    return data_dir
 
 
 def split_by_group(

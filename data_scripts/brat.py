@@ -22,15 +22,21 @@ Follows ``docs/formats.md`` §1.4 (the n2c2 2018 ``.ann``) and the brat standoff
   ``counts["brat_lines:<kind>"]`` and otherwise ignored (``T`` lines are counted there too).
 
 Span labels are the brat entity types, verbatim (``Multi-tissue_structure`` keeps its hyphen).
+
+Writer (:func:`write_folder`, used for predictions): ``NAME.txt`` (the note text, UTF-8, no
+newline translation) and ``NAME.ann`` with one ``T<n>\\t<Label> <start> <end>\\t<text>`` line per
+span, where line breaks inside the covered text are written as spaces (as brat does).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from clinical_ner.documents import Document, FormatError, LoadReport, Span, resolve_spans
+from clinical_ner.files import write_text_atomic
 from data_scripts.loader_common import check_label, decode_utf8, select_labels
 
 #: Policies for discontinuous spans (see the module docstring).
@@ -38,6 +44,8 @@ DISCONTINUOUS_POLICIES = ("join", "split", "drop")
 #: Line kinds that are counted but carry no entity for NER.
 NON_ENTITY_KINDS = ("R", "E", "A", "M", "N", "#", "*")
 
+# Characters str.splitlines() breaks on (brat writes a span's line breaks as spaces), and tab.
+_LINE_BREAKS = re.compile(r"[\n\r\t\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _OFFSETS_RE = re.compile(r"^[0-9]+ [0-9]+(;[0-9]+ [0-9]+)*$")  # ASCII digits only
 
 
@@ -262,3 +270,50 @@ def read_folder(folder: str | Path, report: LoadReport, *, discontinuous: str = 
         report.add_document(doc)
         docs.append(doc)
     return docs
+
+
+# ------------------------------------------------------------------------------------- writer
+
+def check_labels(labels: Iterable[str]) -> None:
+    """Raise ValueError when a label cannot be a brat entity type (empty or holds whitespace)."""
+    bad = [lab for lab in labels if not lab or any(c.isspace() for c in lab)]
+    if bad:
+        raise ValueError(f"brat entity types cannot be empty or hold whitespace: {bad[:3]}")
+
+
+def ann_lines(doc: Document) -> list[str]:
+    """The ``.ann`` lines of a document: ``T<n>\\t<Label> <start> <end>\\t<covered text>`` for
+    each span in order (``T1`` first), line breaks and tabs in the covered text written as
+    spaces. Offsets are code points into ``doc.text``. Raises ValueError for a label that is
+    empty or holds whitespace."""
+    check_labels({s.label for s in doc.spans})
+    return [f"T{i}\t{s.label} {s.start} {s.end}\t{_LINE_BREAKS.sub(' ', doc.span_text(s))}"
+            for i, s in enumerate(doc.spans, 1)]
+
+
+def relative_path(doc_id: str) -> PurePosixPath:
+    """A document id as a relative file path (``/`` makes sub-folders); raises ValueError for an
+    empty or absolute id or one holding ``..``."""
+    rel = PurePosixPath(doc_id.replace("\\", "/"))
+    if not doc_id or rel.is_absolute() or ".." in rel.parts:
+        raise ValueError(f"document id {doc_id!r} cannot be used as a brat file name")
+    return rel
+
+
+def write_folder(docs: Sequence[Document], out_dir: str | Path) -> list[Path]:
+    """Write ``<id>.txt`` (note text exactly as held: UTF-8, no newline translation, so a CRLF
+    note stays CRLF and offsets stay valid) and ``<id>.ann`` (:func:`ann_lines`, LF line ends)
+    for each document into ``out_dir``; an id with ``/`` makes sub-folders. Returns the
+    ``.ann`` paths. Raises ValueError for an id that is absolute or holds ``..``, or a bad
+    label."""
+    out_dir = Path(out_dir)
+    paths = []
+    for doc in docs:
+        stem = out_dir / relative_path(doc.id)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        lines = ann_lines(doc)
+        write_text_atomic(stem.with_name(stem.name + ".txt"), doc.text)  # no newline change
+        ann = stem.with_name(stem.name + ".ann")
+        write_text_atomic(ann, "".join(line + "\n" for line in lines))
+        paths.append(ann)
+    return paths

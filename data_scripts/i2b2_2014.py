@@ -17,6 +17,7 @@ from pathlib import Path
 
 from clinical_ner.documents import Document, FormatError, LoadReport, Span, resolve_spans
 from clinical_ner.files import write_text_atomic
+from data_scripts.loader_common import Corpus
 
 #: i2b2/UTHealth 2014 PHI categories and their TYPEs (docs/formats.md §1.2, the
 #: official scorer's tags.py).
@@ -36,6 +37,63 @@ I2B2_2014_TYPES: dict[str, tuple[str, ...]] = {
     ),
     "OTHER": ("OTHER",),
 }
+
+#: The citation of the format (the corpus paper).
+STUBBS_2015 = """@article{stubbs-2015-annotating,
+  title = "Annotating longitudinal clinical narratives for de-identification: The 2014 i2b2/{UTHealth} corpus",
+  author = "Stubbs, Amber and Uzuner, {\\"O}zlem",
+  journal = "Journal of Biomedical Informatics",
+  volume = "58",
+  number = "Suppl",
+  pages = "S20--S29",
+  year = "2015",
+  doi = "10.1016/j.jbi.2015.07.020"
+}"""  # noqa: E501
+#: Citations of the PhysioNet deid notes (Neamatullah et al. 2008; PhysioNet).
+NEAMATULLAH_2008 = """@article{neamatullah-2008-deid,
+  title = "Automated de-identification of free-text medical records",
+  author = "Neamatullah, Ishna and Douglass, Margaret M. and Lehman, Li-wei H. and Reisner, Andrew and Villarroel, Mauricio and Long, William J. and Szolovits, Peter and Moody, George B. and Mark, Roger G. and Clifford, Gari D.",
+  journal = "BMC Medical Informatics and Decision Making",
+  volume = "8",
+  pages = "32",
+  year = "2008",
+  doi = "10.1186/1472-6947-8-32"
+}"""  # noqa: E501
+GOLDBERGER_2000 = """@article{goldberger-2000-physionet,
+  title = "{PhysioBank}, {PhysioToolkit}, and {PhysioNet}: Components of a New Research Resource for Complex Physiologic Signals",
+  author = "Goldberger, Ary L. and Amaral, Luis A. N. and Glass, Leon and Hausdorff, Jeffrey M. and Ivanov, Plamen Ch. and Mark, Roger G. and Mietus, Joseph E. and Moody, George B. and Peng, Chung-Kang and Stanley, H. Eugene",
+  journal = "Circulation",
+  volume = "101",
+  number = "23",
+  pages = "e215--e220",
+  year = "2000",
+  doi = "10.1161/01.CIR.101.23.e215"
+}"""  # noqa: E501
+
+#: Corpora in this format: base name of the corpus folder -> facts for the model card.
+CORPORA: dict[str, Corpus] = {
+    "physionet-deid-i2b2": Corpus(
+        id="physionet-deid-i2b2",
+        name="PhysioNet deid ICU nursing notes with surrogate PHI (i2b2 2014 format)",
+        license="GPL-2.0-or-later",
+        description="de-identified ICU nursing notes (MIMIC-II, from the PhysioNet deid 1.1 "
+                    "package) whose hidden PHI was replaced by synthetic surrogates and "
+                    "annotated in the i2b2 2014 de-identification layout",
+        url="https://physionet.org/content/deid/1.1/",
+        citations=(NEAMATULLAH_2008, GOLDBERGER_2000),
+        license_note="The corpus is distributed under GPL-2.0-or-later, like the deid 1.1 "
+                     "package its text comes from, and its README asks that anything shipping "
+                     "the data or a derivative of it keep that license. Whether fine-tuned "
+                     "weights are such a derivative is for the publisher to decide; to follow "
+                     "the data license, publish with `--license gpl-2.0`."),
+    "demo_i2b2_2014": Corpus(
+        id="clinical-ner-demo-i2b2-2014",
+        name="clinical-ner made-up demo notes (i2b2 2014 format)",
+        license="CC0-1.0",
+        description="invented notes built from sentence templates with Faker surrogates; no "
+                    "real patient, clinician or note is behind them"),
+}
+
 
 FILE_RE = re.compile(r"^(\d+)-(\d+)")
 #: An offset attribute: ASCII digits with an optional minus (no spaces, ``+``, ``_`` or

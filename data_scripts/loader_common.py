@@ -1,4 +1,5 @@
-"""Helpers shared by the format loaders: label checks, task-label selection, split names.
+"""Helpers shared by the format loaders: label checks, task-label selection, split names, and
+the :class:`Corpus` facts (licence, citation) each format module records for known corpora.
 
 Nothing here reads a corpus format itself; see the format modules (``docs/formats.md`` §1).
 """
@@ -6,6 +7,7 @@ Nothing here reads a corpus format itself; see the format modules (``docs/format
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from clinical_ner.documents import FormatError, LoadReport, Span
@@ -95,3 +97,16 @@ def files_with_splits(path: Path, suffixes: tuple[str, ...], what: str) -> list[
     if not files:
         raise FormatError(f"{path}: no {'/'.join(suffixes)} files (expected {what})")
     return files
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A known training corpus (looked up by the base name of ``data_dir``)."""
+
+    id: str
+    name: str
+    license: str | None
+    description: str
+    url: str | None = None
+    citations: tuple[str, ...] = ()
+    license_note: str = ""

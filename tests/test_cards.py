@@ -13,12 +13,12 @@ from clinical_ner.cards import (
     CardError,
     model_index_values,
     render_card,
-    resolve_base_model,
     resolve_corpus,
     resolve_license,
     split_front_matter,
     validate_card,
 )
+from clinical_ner.models import resolve_base_model
 
 PHI_MEASURES = ["strict", "relaxed", "token", "hipaa_strict", "hipaa_relaxed", "hipaa_token",
                 "binary_strict", "binary_token"]

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import DEMO, PHYSIONET, ROOT, need_shared
 
+from clinical_ner.confusion import MISSED
 from clinical_ner.documents import Document, Span
 from clinical_ner.evaluation import (
     EvalArguments,
@@ -20,7 +21,7 @@ from clinical_ner.evaluation import (
     load_documents,
     score_documents,
 )
-from clinical_ner.metrics import I2B2_2014_MEASURES, MISSED
+from clinical_ner.metrics import I2B2_2014_MEASURES
 from clinical_ner.report import ERRORS_WARNING, error_counts, error_records, write_error_files
 
 approx = pytest.approx

@@ -5,20 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clinical_ner.confusion import (
+    MISSED,
+    SPURIOUS,
+    confusion_counts,
+    confusion_matrix,
+    plot_confusion,
+)
 from clinical_ner.documents import Span
 from clinical_ner.metrics import (
     I2B2_2014_MEASURES,
-    MISSED,
-    SPURIOUS,
     DocMatch,
-    bootstrap_f1_ci,
     category_of,
-    confusion_counts,
-    confusion_matrix,
     count_matrix,
     document_matches,
     evaluate_spans,
-    f1_from_totals,
     flatten_metrics,
     grouped_scores,
     is_hipaa,
@@ -28,12 +29,12 @@ from clinical_ner.metrics import (
     match_relaxed,
     micro_scores,
     paired_test,
-    plot_confusion,
     prf,
     seqeval_scores,
     token_spans,
     type_of,
 )
+from clinical_ner.significance import bootstrap_f1_ci, f1_from_totals
 
 approx = pytest.approx
 

@@ -159,10 +159,16 @@ def corpus_dir(args: BenchmarkArguments, notes: list[str]) -> str:
 
 def train_run(model: str, task: str, run_dir: Path, args: BenchmarkArguments, data_dir: str,
               log: Path) -> str | None:
-    """Fine-tune ``model`` on ``task`` into ``run_dir`` with ``train_ner.py`` (its output into
-    ``log``); returns None, or the error with the tail of the output."""
-    cmd = [sys.executable, str(ROOT / "train_ner.py")]
-    cfg = ROOT / "configs" / f"{task}.yaml"
+    """Fine-tune ``model`` on ``task`` into ``run_dir`` with ``train_ner.py`` beside the package
+    (a source checkout; its output into ``log``); returns None, or the error (with the tail of
+    the output, or saying that an installed package has no ``train_ner.py``)."""
+    script = ROOT / "train_ner.py"
+    if not script.is_file():  # a non-editable install holds the package, not the scripts
+        return (f"cannot train {model}/{task}: {script} not found (pip install . installs the "
+                "package only); train the run from a clinical-ner source checkout with "
+                "train_ner.py and pass it with --runs MODEL=RUN_DIR")
+    cmd = [sys.executable, str(script)]
+    cfg = ROOT / "configs" / f"{task}.yaml"  # the shipped task config, when beside the package
     if cfg.is_file():
         cmd.append(str(cfg))
     cmd += ["--model_name_or_path", model, "--task", task, "--format", args.format,
