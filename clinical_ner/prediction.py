@@ -51,26 +51,40 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clinical_ner.documents import Document, FormatError, LoadReport, Span
+from clinical_ner.documents import FormatError, Span
 from clinical_ner.files import write_json_atomic, write_text_atomic
+from clinical_ner.note_files import (  # noqa: F401  (re-exported: the reading API)
+    INPUT_FORMATS,
+    Note,
+    count_notes,
+    iter_notes,
+    patient_of,
+)
+from clinical_ner.prediction_outputs import (  # noqa: F401  (re-exported: the output API)
+    PARTS_DIR,
+    _append,
+    _complete_lines,
+    _iter_complete_lines,
+    _write_lines_atomic,
+    done_ids,
+    merge_parts,
+    part_files,
+    part_line,
+    write_deid,
+)
 from clinical_ner.run_folder import SAVED_SETTINGS, CorpusSettings, RunFolder
 
 logger = logging.getLogger("clinical_ner")
 
-#: ``--format`` values: the input formats read and written.
-INPUT_FORMATS = ("text", "i2b2_2014", "brat", "jsonl")
 #: Default ``--group_by``: the i2b2 ``PPP-RR`` record id's patient prefix.
 DEFAULT_GROUP_BY = r"^(\d+)-\d+"
 #: Environment variable read when ``--surrogate_key`` is not given.
 KEY_ENV = "CLINICAL_NER_SURROGATE_KEY"
 #: The entries of an output folder this tool writes (anything else makes it refuse the folder).
 OWN_OUTPUTS = ("predictions.jsonl", "summary.json", "surrogates.local.jsonl", "deid", "parts")
-#: Folder of a multi-process run's per-process outputs, merged into the outputs at its end.
-PARTS_DIR = "parts"
 #: Settings that must not change between a run and its resumption.
 RESUME_SETTINGS = ("model", "input", "format", "redact", "threshold", "thresholds_file",
                    "window_merge", "group_by", "locale", "max_seq_length", "doc_stride",
@@ -138,337 +152,6 @@ class PredictArguments:
         "help": "Read the input's gold tags (i2b2_2014, brat, jsonl) and report residual PHI "
                 "and over-redaction in summary.json (leak)."})
     disable_tqdm: bool = field(default=False, metadata={"help": "No progress bar."})
-
-
-@dataclass
-class Note:
-    """One input note: ``id``, exact ``text``, its ``file``, the JSONL ``patient`` field when
-    given, ``gold`` spans (only with ``--gold``), ``deid_file`` (the output file it belongs to,
-    JSONL), the JSONL ``locale`` field when given (Faker locale of its surrogates), ``error``
-    (why it cannot be read; then ``text`` is empty) and ``position`` (its index in the input,
-    set by :func:`run_prediction`: the order outputs are merged in)."""
-
-    id: str
-    text: str
-    file: str
-    patient: str | None = None
-    gold: tuple[Span, ...] = ()
-    deid_file: str | None = None
-    error: str | None = None
-    locale: str | None = None
-    position: int = -1
-
-
-# ------------------------------------------------------------------------------ reading
-
-
-def _files(path: Path, suffix: str, recursive: bool = False) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FormatError(f"{path}: no such file or folder")
-    found = path.rglob("*") if recursive else path.iterdir()
-    files = sorted(p for p in found if p.is_file() and p.suffix.lower() == suffix)
-    if not files:
-        raise FormatError(f"{path}: no {suffix} files")
-    return files
-
-
-def count_notes(fmt: str, path: str | Path) -> int | None:
-    """The number of notes (files) for the progress bar; None for JSONL (not counted)."""
-    if fmt == "jsonl":
-        return None
-    return len(_files(Path(path), ".xml" if fmt == "i2b2_2014" else ".txt", fmt == "brat"))
-
-
-def iter_notes(fmt: str, path: str | Path, *, gold: bool = False) -> Iterator[Note]:
-    """Yield the notes of ``path`` one at a time, in file (and line) order.
-
-    ``text``: a ``.txt`` file or every ``*.txt`` of a folder (any case; not recursive), id =
-    file stem, text as stored (UTF-8, no newline translation). ``jsonl``: a file or every
-    ``*.jsonl`` of a folder, records ``{"id", "text", ...}`` (``patient`` and ``locale``
-    optional; ``spans`` read with ``gold``). ``i2b2_2014``: ``*.xml`` with
-    :func:`data_scripts.i2b2_2014.read_file` (tags as written). ``brat``: ``*.txt`` under the
-    folder (ids relative paths), the ``.ann`` read only with ``gold``. A note that cannot be
-    read (not UTF-8, empty or only whitespace, not JSON, a bad record or tag) is yielded with
-    ``error`` naming file, line or offset; a missing path or a folder without such files raises
-    :class:`FormatError`. Ids are not checked for repeats here (:func:`run_prediction` does).
-    """
-    from data_scripts import brat, i2b2_2014
-    from data_scripts.loader_common import decode_utf8
-
-    path = Path(path)
-    if fmt not in INPUT_FORMATS:
-        raise FormatError(f"unknown input format {fmt!r}; known: {', '.join(INPUT_FORMATS)}")
-    if fmt == "jsonl":
-        for f in _files(path, ".jsonl"):
-            yield from _jsonl_notes(f, gold)
-        return
-    root = path if path.is_dir() else path.parent
-    for f in _files(path, ".xml" if fmt == "i2b2_2014" else ".txt", fmt == "brat"):
-        note_id = f.relative_to(root).with_suffix("").as_posix() if fmt == "brat" else f.stem
-        try:
-            if fmt == "text":
-                text, spans = decode_utf8(f.read_bytes(), f), ()
-            elif fmt == "i2b2_2014":
-                doc = i2b2_2014.read_file(f, LoadReport("i2b2_2014", as_written=True),
-                                          as_written=True)
-                text, spans = doc.text, doc.spans
-            else:
-                ann = next((p for p in (f.with_suffix(".ann"), f.with_suffix(".ANN"))
-                            if p.exists()), None) if gold else None
-                doc = brat.read_document(f, ann, LoadReport("brat", as_written=True),
-                                         doc_id=note_id, as_written=True)
-                text, spans = doc.text, doc.spans
-        except (FormatError, OSError) as exc:
-            yield Note(note_id, "", str(f), error=str(exc))
-            continue
-        if not text.strip():
-            yield Note(note_id, "", str(f), error=f"{f}: empty note (no text)")
-            continue
-        yield Note(note_id, text, str(f), gold=tuple(spans) if gold else ())
-
-
-def _jsonl_notes(f: Path, gold: bool) -> Iterator[Note]:
-    with f.open("rb") as fh:
-        for lineno, data in enumerate(fh, 1):
-            where = f"{f}:{lineno}"
-            try:
-                line = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Note(f"{f.name}:{lineno}", "", where, deid_file=f.name,
-                           error=f"{where}: encoding error: not UTF-8 at byte {exc.start} of "
-                                 "the line")
-                continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                read = {k: record[k] for k in ("id", "text") if k in record} \
-                    if isinstance(record, dict) and not gold else record
-                doc = Document.from_json(read, where=where)
-            except FormatError as exc:
-                rid = record.get("id") if isinstance(record, dict) else None
-                yield Note(str(rid) if rid is not None else f"{f.name}:{lineno}", "", where,
-                           deid_file=f.name, error=str(exc))
-                continue
-            except (ValueError, RecursionError) as exc:  # ValueError: also a >4300-digit int
-                yield Note(f"{f.name}:{lineno}", "", where, deid_file=f.name,
-                           error=f"{where}: not JSON: {exc}")
-                continue
-            patient, locale = record.get("patient"), record.get("locale")
-            if not doc.text.strip():
-                yield Note(doc.id, "", where, deid_file=f.name,
-                           error=f"{where}: record {doc.id!r}: empty note (no text)")
-                continue
-            yield Note(doc.id, doc.text, where, None if patient is None else str(patient),
-                       doc.spans, deid_file=f.name,
-                       locale=None if locale is None else str(locale))
-
-
-def patient_of(note: Note, group_by: re.Pattern) -> str:
-    """The patient a note belongs to: its JSONL ``patient`` field, else ``group_by``'s group 1
-    (or whole match) on the note id, else the note id itself."""
-    if note.patient is not None:
-        return note.patient
-    m = group_by.search(note.id)
-    if m:
-        return m.group(1) if m.groups() and m.group(1) is not None else m.group(0)
-    return note.id
-
-
-# ------------------------------------------------------------------------------ writing
-
-
-def _append(path: Path, lines: list[str]) -> None:
-    """Append whole lines and fsync (a crash can leave only a partial last line, which
-    :func:`_complete_lines` drops on resume)."""
-    if not lines:
-        return
-    with open(path, "a", encoding="utf-8", newline="") as fh:
-        fh.write("".join(line + "\n" for line in lines))
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _complete_lines(path: Path) -> list[str]:
-    """The complete lines of a file we append to; a partial last line (a killed write) is cut
-    off the file."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with open(path, "r+b") as fh:
-            fh.truncate(end)
-        logger.warning("%s: cut a partial last line (an interrupted write)", path)
-    return data[:end].decode("utf-8").splitlines()
-
-
-def _iter_complete_lines(path: Path) -> Iterator[str]:
-    """The complete lines of ``path`` one at a time (a partial last line is left out, the file
-    is not changed); nothing when it does not exist."""
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8", newline="") as fh:
-        for line in fh:
-            if line.endswith("\n"):
-                yield line[:-1]
-
-
-def _write_lines_atomic(path: Path, lines) -> None:
-    """Write ``lines`` (an iterable of strings without newlines) to ``path`` atomically,
-    streaming: a temporary file in the same folder, fsynced, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.merge.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            for line in lines:
-                fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def part_line(position: int, line: str) -> str:
-    """A line of a per-process part file: the note's input position, a tab, the output line
-    (JSON never holds a raw tab, so the first tab splits them)."""
-    return f"{position}\t{line}"
-
-
-def _part_stream(path: Path) -> Iterator[tuple[int, str]]:
-    for raw in _iter_complete_lines(path):
-        pos, _, line = raw.partition("\t")
-        yield int(pos), line
-
-
-def _output_stream(path: Path, position_of: dict[str, int] | None) -> Iterator[tuple[int, str]]:
-    """Lines of a merged output file with their notes' positions (``position_of`` id ->
-    position; an id not in it keeps the previous line's position); without ``position_of``
-    every line comes first (position -1)."""
-    last = -1
-    for line in _iter_complete_lines(path):
-        if position_of is not None:
-            last = position_of.get(json.loads(line)["id"], last)
-        yield last, line
-
-
-def part_files(out: Path) -> list[Path]:
-    """The per-process part files in ``OUTPUT_DIR/parts`` (sorted by name)."""
-    d = out / PARTS_DIR
-    return sorted(p for p in d.iterdir() if p.is_file()) if d.is_dir() else []
-
-
-def done_ids(out: Path) -> set[str]:
-    """Ids of the notes done in ``out``: those with a line in ``predictions.jsonl`` or in a part
-    file ``parts/*.predictions.jsonl`` of an unmerged multi-process run."""
-    done = {json.loads(line)["id"] for line in _complete_lines(out / "predictions.jsonl")}
-    for f in part_files(out):
-        if f.name.endswith(".predictions.jsonl"):
-            done.update(json.loads(line)["id"] for _, line in _part_stream(f))
-    return done
-
-
-def merge_parts(out: Path, position_of: dict[str, int]) -> int:
-    """Merge the part files of a multi-process run (``OUTPUT_DIR/parts/g<generation>.r<rank>.
-    {predictions.jsonl, surrogates.jsonl, deid.<name>}``, lines :func:`part_line`, each file in
-    input order) into ``predictions.jsonl``, ``surrogates.local.jsonl`` and ``deid/<name>`` in
-    the input order of the notes (``position_of``: note id -> input position), then remove them.
-
-    Each note appears once (the first line of an id is kept; a surrogate mapping once per
-    patient, label and original, at its first note); a de-identified JSONL line is kept only
-    for a note with a predictions line. Every target is rewritten atomically and the part files
-    are removed last, so a merge cut short by a kill is redone by the next run with the same
-    result. Returns the number of part files merged (0: nothing to do).
-    """
-    import heapq
-
-    from clinical_ner.surrogates import casefold_key
-
-    files = part_files(out)
-    if not files:
-        return 0
-    preds = [f for f in files if f.name.endswith(".predictions.jsonl")]
-    done = done_ids(out)
-
-    def merged(target: Path, parts: list[Path], key_of, keep=lambda line: True,
-               with_positions: bool = True):
-        seen: set = set()
-        streams = [_output_stream(target, position_of if with_positions else None)]
-        streams += [_part_stream(f) for f in parts]
-        for _, line in heapq.merge(*streams, key=lambda item: item[0]):
-            k = key_of(line)
-            if k not in seen and keep(line):
-                seen.add(k)
-                yield line
-
-    def note_id(line: str) -> str:
-        return json.loads(line)["id"]
-
-    deid_names = sorted({f.name.split(".deid.", 1)[1] for f in files if ".deid." in f.name})
-    for name in deid_names:
-        parts = [f for f in files if f.name.endswith(f".deid.{name}")]
-        _write_lines_atomic(out / "deid" / name, merged(out / "deid" / name, parts, note_id,
-                                                        keep=lambda line: note_id(line) in done))
-
-    def mapping(line: str) -> tuple:
-        r = json.loads(line)
-        return r["patient"], r["label"], casefold_key(r["original"])
-
-    maps = [f for f in files if f.name.endswith(".surrogates.jsonl")]
-    if maps:
-        target = out / "surrogates.local.jsonl"
-        _write_lines_atomic(target, merged(target, maps, mapping, with_positions=False))
-    target = out / "predictions.jsonl"
-    _write_lines_atomic(target, merged(target, preds, note_id))
-    for f in files:
-        f.unlink()
-    return len(files)
-
-
-def _safe_relative(note_id: str) -> Path:
-    from clinical_ner.predictions import _relative_path
-
-    return Path(_relative_path(note_id))
-
-
-def write_deid(fmt: str, deid_dir: Path, note: Note, text: str, spans: list[Span]) -> str | None:
-    """Write one de-identified note (``text`` with ``spans`` at their new offsets) into
-    ``deid_dir`` in ``fmt``, atomically; returns the JSONL line for ``jsonl`` (appended by the
-    caller), else None. i2b2 2014 files are read back and must give the same text and tags.
-    Raises ValueError naming the note when they do not, or for an id unusable as a file name."""
-    doc = Document(note.id, text, tuple(spans))
-    if fmt == "jsonl":
-        return json.dumps(doc.to_json(), ensure_ascii=False)
-    if fmt == "text":
-        write_text_atomic(deid_dir / (_safe_relative(note.id).as_posix() + ".txt"), text)
-        return None
-    if fmt == "brat":
-        from clinical_ner.predictions import brat_lines
-
-        stem = deid_dir / _safe_relative(note.id)
-        write_text_atomic(stem.with_name(stem.name + ".txt"), text)
-        write_text_atomic(stem.with_name(stem.name + ".ann"),
-                          "".join(x + "\n" for x in brat_lines(doc)))
-        return None
-    from data_scripts import i2b2_2014
-
-    target = deid_dir / (Path(note.file).name if note.file.lower().endswith(".xml")
-                         else f"{note.id}.xml")
-    tmp = target.with_name(f".{target.name}.tmp")
-    i2b2_2014.write_file(doc, tmp)
-    try:
-        back = i2b2_2014.read_file(tmp, LoadReport("i2b2_2014"), as_written=True)
-        if back.text != text or set(back.spans) != set(spans):
-            raise ValueError(f"note {note.id!r}: the de-identified i2b2 XML does not read back "
-                             "with the same text and tags (a character XML 1.0 cannot hold?)")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return None
 
 
 # ------------------------------------------------------------------------------ the run
