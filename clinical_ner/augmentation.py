@@ -112,7 +112,7 @@ def augment_documents(docs: Sequence[Document], copies: int, seed: int = 42, *,
         raise ValueError("no Faker locale given")
     gens = {loc: SurrogateGenerator(f"augment:{seed}", loc) for loc in locales}
     out: list[Document] = []
-    stats: Counter = Counter()
+    stats: Counter = Counter(augmented_notes=0, augmented_spans=0, augment_failed_notes=0)
     with_spans = [d for d in docs if d.spans]
     stats["augment_notes_without_spans"] = len(docs) - len(with_spans)
     for copy in range(1, copies + 1):
