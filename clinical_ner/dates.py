@@ -111,15 +111,20 @@ def shift_date(text: str, days: int) -> str | None:
     Dates without a year are read in :data:`REFERENCE_YEAR`; a month alone or month and year
     is shifted from the 15th, a year alone from July 1st; a weekday moves by ``days mod 7``.
     """
+    return _read_date(text, lambda name, g, m: _shift_match(name, g, m, days))
+
+
+def _read_date(text: str, read):
+    """``read(format name, groups, match)`` for the first of :data:`_DATE_FORMATS` that matches
+    all of ``text``; None when none does or ``read`` finds no such date (13/45/2095, past year
+    9999)."""
     for name, rx in _DATE_FORMATS:
         m = rx.fullmatch(text)
-        if not m:
-            continue
-        g = m.groupdict()
-        try:
-            return _shift_match(name, g, m, days)
-        except (ValueError, OverflowError):  # no such day (13/45/2095), past year 9999
-            return None
+        if m:
+            try:
+                return read(name, m.groupdict(), m)
+            except (ValueError, OverflowError):
+                return None
     return None
 
 
@@ -183,6 +188,7 @@ DATE_FORMS_MY = ("{mon} {yyyy}", "{month} {yyyy}", "{mm}/{yyyy}", "{m}/{yy}")
 DATE_FORMS_Y = ("{yyyy}", "'{yy}", "{yy}")
 DATE_FORMS_WD = ("{wd}", "{wdd}")
 
+
 def date_fields(text: str) -> tuple[dt.date, str] | None:
     """The date ``text`` reads as (one of the module's formats) and which fields it writes:
     ``"md"``, ``"mdy"``, ``"my"``, ``"y"`` or ``"wd"`` (the date is then a day of that weekday);
@@ -194,32 +200,27 @@ def date_fields(text: str) -> tuple[dt.date, str] | None:
     day = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", text, re.I)
     if day and 1 <= int(day.group(1)) <= 31:
         return dt.date(REFERENCE_YEAR, 1, int(day.group(1))), "d"
-    for name, rx in _DATE_FORMATS:
-        m = rx.fullmatch(text)
-        if not m:
-            continue
-        g = m.groupdict()
-        try:
-            if name == "wd":
-                idx = next(i for i, w in enumerate(_WEEKDAYS) if w.startswith(g["wd"].lower()[:3]))
-                return dt.date(REFERENCE_YEAR, 1, 3 + idx), "wd"  # 2000-01-03 is a Monday
-            if name in ("mdy", "ymd", "compact", "md"):
-                a, b = int(g["m"]), int(g["d"])
-                month, day = (b, a) if name in ("mdy", "md") and a > 12 and b <= 12 else (a, b)
-                year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
-                return dt.date(year, month, day), ("mdy" if g.get("y") else "md")
-            if name == "my":
-                return dt.date(int(g["y"]), int(g["m"]), 15), "my"
-            if name == "y":
-                return dt.date(int(g["y"]), 7, 1), "y"
-            month = _month_of(g["mon"])
-            year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
-            if name in ("mon", "mon_y"):
-                return dt.date(year, month, 15), ("my" if g.get("y") else "md")
-            return dt.date(year, month, int(g["d"])), ("mdy" if g.get("y") else "md")
-        except (ValueError, OverflowError):
-            return None
-    return None
+    return _read_date(text, _fields_of_match)
+
+
+def _fields_of_match(name: str, g: dict, _m) -> tuple[dt.date, str]:
+    if name == "wd":
+        idx = next(i for i, w in enumerate(_WEEKDAYS) if w.startswith(g["wd"].lower()[:3]))
+        return dt.date(REFERENCE_YEAR, 1, 3 + idx), "wd"  # 2000-01-03 is a Monday
+    if name in ("mdy", "ymd", "compact", "md"):
+        a, b = int(g["m"]), int(g["d"])
+        month, day = (b, a) if name in ("mdy", "md") and a > 12 and b <= 12 else (a, b)
+        year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
+        return dt.date(year, month, day), ("mdy" if g.get("y") else "md")
+    if name == "my":
+        return dt.date(int(g["y"]), int(g["m"]), 15), "my"
+    if name == "y":
+        return dt.date(int(g["y"]), 7, 1), "y"
+    month = _month_of(g["mon"])
+    year = _full_year(g["y"]) if g.get("y") else REFERENCE_YEAR
+    if name in ("mon", "mon_y"):
+        return dt.date(year, month, 15), ("my" if g.get("y") else "md")
+    return dt.date(year, month, int(g["d"])), ("mdy" if g.get("y") else "md")
 
 
 def render_date(d: dt.date, form: str) -> str:
@@ -229,7 +230,6 @@ def render_date(d: dt.date, form: str) -> str:
         yy=f"{d.year % 100:02d}", mon=calendar.month_abbr[d.month],
         month=calendar.month_name[d.month], ord=_ordinal(d.day, "th"),
         wd=calendar.day_abbr[d.weekday()], wdd=calendar.day_name[d.weekday()])
-
 
 
 __all__ = ["shift_date", "date_fields", "render_date", "REFERENCE_YEAR", "DATE_FORMS_MD",
