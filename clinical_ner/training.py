@@ -547,7 +547,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
         train_tokens *= (trainer.state.global_step - first) / trainer.state.global_step
     check_label_names(trainer.model.config.id2label)
     trainer.save_model(str(out_dir))
-    model = trainer.accelerator.unwrap_model(trainer.model)
+    # the saved model as users load it: without the mixed-precision forward wrapper (a --bf16 /
+    # --cpu_bf16 run would otherwise score dev and test in bf16 autocast)
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     scores = {}
     for split in ("dev", "test") if data_args.score_test else ("dev",):
         if not docs.get(split):

@@ -50,7 +50,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["resurrogate"]:
         return resurrogate_main(argv[1:])
-    p = argparse.ArgumentParser(prog="python -m data_scripts", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m data_scripts", description=__doc__.split("\n")[0],
+                                epilog="Also: python -m data_scripts resurrogate IN_DIR OUT_DIR "
+                                       "[--seed S] [--locale L] (see its --help).")
     p.add_argument("format", choices=sorted(READERS))
     p.add_argument("path", help="corpus folder (with train/dev/test sub-folders or not) or file")
     p.add_argument("--report", help="write the load report JSON here")
