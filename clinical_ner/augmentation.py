@@ -151,18 +151,21 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
     for a file that cannot be read, ValueError naming the file for overlapping tags (a
     redaction needs disjoint spans). Returns the manifest.
     """
+    import shutil
+    import tempfile
     from pathlib import Path
 
-    from clinical_ner.documents import LoadReport
+    from clinical_ner.documents import FormatError, LoadReport
     from clinical_ner.files import write_json_atomic
-    from data_scripts import i2b2_2014
 
     in_dir, out_dir = Path(in_dir), Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if out_dir.resolve() == in_dir.resolve() or in_dir.resolve() in out_dir.resolve().parents:
+        raise FileExistsError(f"{out_dir}: is the input folder or inside it")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise FileExistsError(f"{out_dir}: exists and is not empty; resurrogate writes a new "
                               "folder and never overwrites one")
-    if in_dir.resolve() == out_dir.resolve():
-        raise FileExistsError(f"{out_dir}: is the input folder")
+    if not in_dir.exists():
+        raise FileNotFoundError(f"{in_dir}: no such folder")
     folders = [p for p in sorted(in_dir.iterdir()) if p.is_dir()
                and any(f.suffix.lower() == ".xml" for f in p.iterdir())] if in_dir.is_dir() \
         else []
@@ -171,9 +174,44 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
     gen = SurrogateGenerator(f"resurrogate:{seed}", locale)
     report = LoadReport(format="i2b2_2014", as_written=True)
     counts: Counter = Counter()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # written into a temporary folder beside OUT_DIR, renamed at the end: a failure leaves nothing
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _resurrogate_into(work, folders, in_dir, gen, report, counts, FormatError)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    counts.update({k: v for k, v in gen.stats.items() if k.startswith("restyled:")
+                   or k == "date_not_parsed"})
+    manifest = {"source": str(in_dir.resolve()), "seed": seed, "locale": locale,
+                "generator": "clinical_ner.surrogates.SurrogateGenerator.restyled",
+                "folders": [f.name for f in folders if f != in_dir],
+                "counts": dict(sorted(counts.items())),
+                "load_report_problems": len(report.problems)}
+    write_json_atomic(work / RESURROGATE_MANIFEST, manifest)
+    if out_dir.exists():
+        out_dir.rmdir()  # empty (checked above)
+    work.rename(out_dir)
+    return manifest
+
+
+def _resurrogate_into(out_dir, folders, in_dir, gen, report, counts, FormatError) -> None:
+    """The loop of :func:`resurrogate_folder`: every note of ``folders`` re-rendered into
+    ``out_dir``. Raises FormatError for a file whose offsets count CR LF line ends (the tags
+    would not lie on their PHI)."""
+    from pathlib import Path
+
+    from data_scripts import i2b2_2014
+
     for folder in folders:
         target = out_dir if folder == in_dir else out_dir / folder.name
         for doc in i2b2_2014.read_folder(folder, report, as_written=True):
+            crlf = [p for p in report.problems if p.problem.startswith("crlf_offsets")]
+            if crlf:
+                raise FormatError(f"{folder / crlf[0].file if crlf[0].file else folder}: record "
+                                  f"{crlf[0].record!r}: the tag offsets count the CR of CR LF "
+                                  "line ends; re-rendering would replace the wrong characters")
             patient = doc.meta.get("patient") or doc.id
             where = doc.meta.get("file", doc.id)
             red = redact(doc.text, doc.spans, "surrogate", where=str(folder / where),
@@ -184,12 +222,3 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
             i2b2_2014.write_file(Document(doc.id, red.text, spans), target / name)
             counts["notes"] += 1
             counts["tags"] += len(spans)
-    counts.update({k: v for k, v in gen.stats.items() if k.startswith("restyled:")
-                   or k == "date_not_parsed"})
-    manifest = {"source": str(in_dir.resolve()), "seed": seed, "locale": locale,
-                "generator": "clinical_ner.surrogates.SurrogateGenerator.restyled",
-                "folders": [f.name for f in folders if f != in_dir],
-                "counts": dict(sorted(counts.items())),
-                "load_report_problems": len(report.problems)}
-    write_json_atomic(out_dir / RESURROGATE_MANIFEST, manifest)
-    return manifest

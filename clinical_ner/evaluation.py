@@ -467,7 +467,16 @@ def robustness_check(args: EvalArguments, metrics: dict) -> dict | None:
     manifest_path = Path(metrics["evaluation"]["data_dir"]) / RESURROGATE_MANIFEST
     if not manifest_path.is_file():
         return None
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{manifest_path}: not a resurrogate manifest: {exc}") from exc
+    source = manifest.get("source") if isinstance(manifest, dict) else None
+    if not isinstance(source, str) or not Path(source).is_dir():
+        raise FormatError(f"{manifest_path}: 'source' must name the folder it was re-rendered "
+                          f"from, got {source!r}")
+    if Path(source).resolve() == manifest_path.parent.resolve():
+        raise FormatError(f"{manifest_path}: 'source' is this folder itself")
     logger.info("%s was re-rendered from %s: scoring the original %s split too",
                 manifest_path.parent, manifest["source"], args.split)
     original, _, _, _ = evaluate_model(dataclasses.replace(args, data_dir=manifest["source"],

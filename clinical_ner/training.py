@@ -233,6 +233,30 @@ def _offline_model_files(name: str):
     return config, tokenizer
 
 
+#: Most augmented copies per note ``--augment_copies`` accepts (each copy adds the windows with
+#: PHI once more; 2 is the PHI config's).
+MAX_AUGMENT_COPIES = 50
+
+
+def check_augment_arguments(data_args: DataArguments) -> None:
+    """Refuse ``--augment_copies`` outside ``[0, MAX_AUGMENT_COPIES]``, and ``--augment_locales``
+    that lists no locale (e.g. ``,``) or one Faker does not know. Raises UsageError."""
+    k = data_args.augment_copies
+    if not 0 <= k <= MAX_AUGMENT_COPIES:
+        raise UsageError(f"--augment_copies must be between 0 and {MAX_AUGMENT_COPIES}, not {k}")
+    raw = data_args.augment_locales
+    if raw and k:
+        from faker.config import AVAILABLE_LOCALES
+
+        locales = [x.strip() for x in raw.split(",") if x.strip()]
+        if not locales:
+            raise UsageError(f"--augment_locales {raw!r} lists no locale")
+        bad = [x for x in locales if x not in AVAILABLE_LOCALES]
+        if bad:
+            raise UsageError(f"--augment_locales: unknown Faker locale(s) {', '.join(bad)} "
+                             "(e.g. en_US, en_GB, de_DE, es_ES)")
+
+
 def check_arguments(model_args: ModelArguments, data_args: DataArguments, training_args) -> None:
     """Refuse bad arguments before any corpus or model is loaded; each refusal is one line.
 
@@ -243,8 +267,10 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, traini
     them is refused with the aliases and the closest match), and, when the model's config loads
     offline (reads config.json only, no weights): ``--max_seq_length`` within its position
     embeddings and ``--doc_stride`` in ``[0, window content)`` (``max_seq_length`` minus the
-    tokenizer's special tokens). Raises :class:`clinical_ner.cli.UsageError`.
+    tokenizer's special tokens), ``--augment_copies`` in ``[0, MAX_AUGMENT_COPIES]`` and
+    ``--augment_locales`` Faker locales. Raises :class:`clinical_ner.cli.UsageError`.
     """
+    check_augment_arguments(data_args)
     if data_args.format not in READERS:
         raise UsageError(f"unknown --format {data_args.format!r} (known: "
                          f"{', '.join(sorted(READERS))}{_closest(data_args.format, READERS)})")
@@ -437,6 +463,7 @@ def add_extra_windows(windows: list[dict], has_entity: list[bool], tokenizer, ta
     has_entity.extend(flags)
     counts = {"extra_train_documents": len(docs), "extra_train_windows": len(extra),
               "extra_train_spans": sum(len(d.spans) for d in docs),
+              "extra_train_span_policy_changes": len(extra_report.problems),
               "extra_train_dropped": sum(v for k, v in extra_report.counts.items()
                                          if k.startswith("presidio_"))}
     report.counts.update(counts)

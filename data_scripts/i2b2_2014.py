@@ -302,7 +302,9 @@ def write_file(doc: Document, path: str | Path) -> None:
     sections so it still parses to the same string. Written atomically (temporary file, then
     rename).
     """
-    body = doc.text.replace("]]>", "]]]]><![CDATA[>")
+    # XML parsing turns a raw CR (and CR LF) into LF even inside CDATA: a CR is written as the
+    # character reference &#13; between two CDATA sections, so <TEXT> reads back identical
+    body = doc.text.replace("]]>", "]]]]><![CDATA[>").replace("\r", "]]>&#13;<![CDATA[")
     lines = ['<?xml version="1.0" encoding="UTF-8" ?>', "<deIdi2b2>",
              f"<TEXT><![CDATA[{body}]]></TEXT>", "<TAGS>"]
     for i, s in enumerate(doc.spans):

@@ -45,8 +45,8 @@ def read_path(path: str | Path, report: LoadReport, *, labels=None,
     or whose ``entity_value`` differs from the covered text.
     """
     path = Path(path)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json") if path.is_dir() \
-        else [path]
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file()) \
+        if path.is_dir() else [path]
     if not files:
         raise FormatError(f"{path}: no .json files (expected presidio synth_dataset_v2.json)")
     docs = []
@@ -69,7 +69,10 @@ def _document(rec, f: Path, i: int, n: int, report: LoadReport, labels, as_writt
         raise FormatError(f"{f}: record {i}: no full_text string")
     text = rec["full_text"]
     spans = []
-    for s in rec.get("spans") or []:
+    spans_in = rec.get("spans") or []
+    if not isinstance(spans_in, list) or not all(isinstance(s, dict) for s in spans_in):
+        raise FormatError(f"{f}: record {i}: 'spans' must be a list of objects")
+    for s in spans_in:
         start, end = s.get("start_position"), s.get("end_position")
         where = f"{f}: record {i} span [{start}, {end}) {s.get('entity_type')!r}"
         if not (type(start) is int and type(end) is int and 0 <= start < end <= len(text)):

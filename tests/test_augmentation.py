@@ -16,7 +16,7 @@ from clinical_ner.augmentation import (
     augment_documents,
     resurrogate_folder,
 )
-from clinical_ner.documents import Document, LoadReport, Span
+from clinical_ner.documents import Document, FormatError, LoadReport, Span
 from clinical_ner.redaction import text_outside
 from clinical_ner.surrogates import (
     DATE_FORMS_MD,
@@ -175,3 +175,50 @@ def test_resurrogate_folder_keeps_layout_and_gold(tmp_path):
     assert main(["resurrogate", str(src), str(tmp_path / "out")]) == 2
     with pytest.raises(FileExistsError):
         resurrogate_folder(src, tmp_path / "out")
+
+
+def test_resurrogate_keeps_a_carriage_return_and_refuses_crlf_offsets(tmp_path):
+    from data_scripts import i2b2_2014
+
+    src = tmp_path / "cr"
+    src.mkdir()
+    text = "Seen\r\nJohn Smith on 01/02/2003."
+    i2b2_2014.write_file(Document("200-01", text, (Span(6, 16, "NAME/PATIENT"),
+                                                   Span(20, 30, "DATE/DATE"))), src / "200-01.xml")
+    back = i2b2_2014.read_file(src / "200-01.xml", LoadReport(format="i2b2_2014"),
+                               as_written=True)
+    assert back.text == text  # the CR survives the XML round trip (&#13;)
+    resurrogate_folder(src, tmp_path / "out")
+    new = i2b2_2014.read_file(tmp_path / "out" / "200-01.xml", LoadReport(format="i2b2_2014"),
+                              as_written=True)
+    assert new.text.startswith("Seen\r\n") and new.text.endswith(".")
+    assert text_outside(new.text, [(s.start, s.end) for s in new.spans]) == \
+        text_outside(text, [(6, 16), (20, 30)])
+    # offsets that count the CR of CR LF line ends (raw CR LF in the file): refused, nothing left
+    crlf = tmp_path / "crlf"
+    crlf.mkdir()
+    (crlf / "200-01.xml").write_bytes(
+        b'<?xml version="1.0" encoding="UTF-8" ?>\r\n<deIdi2b2><TEXT><![CDATA[Line one\r\n'
+        b'John Smith\r\nLine\r\nMary Jones and more text here\r\n]]></TEXT><TAGS>\r\n'
+        b'<NAME id="P0" start="10" end="20" text="John Smith" TYPE="PATIENT" comment="" />\r\n'
+        b'<NAME id="P1" start="28" end="38" text="Mary Jones" TYPE="PATIENT" comment="" />\r\n'
+        b'</TAGS></deIdi2b2>')
+    with pytest.raises(FormatError, match="200-01.*CR LF"):
+        resurrogate_folder(crlf, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    with pytest.raises(FileExistsError, match="inside"):
+        resurrogate_folder(src, src / "out")
+
+
+@pytest.mark.parametrize("copies, locales, message", [
+    (-1, "", "between 0 and 50, not -1"), (51, "", "between 0 and 50, not 51"),
+    (2, ",", "lists no locale"), (2, "en_GB,xx_YY", "unknown Faker locale.s. xx_YY"),
+])
+def test_bad_augmentation_arguments_are_refused(copies, locales, message):
+    from clinical_ner.cli import UsageError
+    from clinical_ner.training import DataArguments, check_augment_arguments
+
+    with pytest.raises(UsageError, match=message):
+        check_augment_arguments(DataArguments(augment_copies=copies, augment_locales=locales))
+    check_augment_arguments(DataArguments(augment_copies=2, augment_locales="en_GB, de_DE"))
