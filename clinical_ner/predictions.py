@@ -69,7 +69,7 @@ def write_i2b2_2014(docs: Sequence[Document], out_dir: str | Path) -> list[Path]
     the ``<TEXT>`` must equal ``doc.text`` character for character (so its UTF-8 bytes equal the
     gold ``<TEXT>``'s) and the tags must give exactly ``doc.spans``. Returns the paths written.
     Raises ValueError naming the document, file and first differing offset or span otherwise
-    (e.g. a text with a carriage return or a control character XML 1.0 cannot carry), and
+    (e.g. a text with a control character XML 1.0 cannot carry), and
     ValueError for two documents with the same file name.
     """
     check_writable("i2b2_2014", {s.label for d in docs for s in d.spans})
