@@ -20,12 +20,17 @@ gold tags) stay out of it in the copy.
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
-from clinical_ner.documents import Document, Span
+from clinical_ner.documents import Document, FormatError, LoadReport, Span
+from clinical_ner.files import write_json_atomic
 from clinical_ner.redaction import redact, text_outside
 from clinical_ner.surrogates import SurrogateGenerator
+from data_scripts import i2b2_2014
 
 #: Faker locales of the surrogates (Latin-script names, cities and companies).
 DEFAULT_LOCALES = ("en_US", "en_GB", "en_AU", "en_IN", "en_CA", "en_IE", "es_ES", "es_MX",
@@ -151,13 +156,6 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
     for a file that cannot be read, ValueError naming the file for overlapping tags (a
     redaction needs disjoint spans). Returns the manifest.
     """
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from clinical_ner.documents import FormatError, LoadReport
-    from clinical_ner.files import write_json_atomic
-
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if out_dir.resolve() == in_dir.resolve() or in_dir.resolve() in out_dir.resolve().parents:
         raise FileExistsError(f"{out_dir}: is the input folder or inside it")
@@ -178,7 +176,7 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
     # written into a temporary folder beside OUT_DIR, renamed at the end: a failure leaves nothing
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        _resurrogate_into(work, folders, in_dir, gen, report, counts, FormatError)
+        _resurrogate_into(work, folders, in_dir, gen, report, counts)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -196,14 +194,10 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
     return manifest
 
 
-def _resurrogate_into(out_dir, folders, in_dir, gen, report, counts, FormatError) -> None:
+def _resurrogate_into(out_dir, folders, in_dir, gen, report, counts) -> None:
     """The loop of :func:`resurrogate_folder`: every note of ``folders`` re-rendered into
     ``out_dir``. Raises FormatError for a file whose offsets count CR LF line ends (the tags
     would not lie on their PHI)."""
-    from pathlib import Path
-
-    from data_scripts import i2b2_2014
-
     for folder in folders:
         target = out_dir if folder == in_dir else out_dir / folder.name
         for doc in i2b2_2014.read_folder(folder, report, as_written=True):
