@@ -154,8 +154,14 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
     files), so the re-rendered gold is the original gold. Raises FileExistsError when
     ``out_dir`` exists and is not empty (nothing is overwritten), FormatError naming the file
     for a file that cannot be read, ValueError naming the file for overlapping tags (a
-    redaction needs disjoint spans). Returns the manifest.
+    redaction needs disjoint spans), ValueError for a ``locale`` Faker does not know (``''``
+    included). Returns the manifest.
     """
+    from faker.config import AVAILABLE_LOCALES
+
+    if locale not in AVAILABLE_LOCALES:
+        raise ValueError(f"unknown Faker locale {locale!r} (faker.config.AVAILABLE_LOCALES "
+                         "lists the known ones, e.g. en_GB, de_DE)")
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if out_dir.resolve() == in_dir.resolve() or in_dir.resolve() in out_dir.resolve().parents:
         raise FileExistsError(f"{out_dir}: is the input folder or inside it")

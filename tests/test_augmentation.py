@@ -222,3 +222,16 @@ def test_bad_augmentation_arguments_are_refused(copies, locales, message):
     with pytest.raises(UsageError, match=message):
         check_augment_arguments(DataArguments(augment_copies=copies, augment_locales=locales))
     check_augment_arguments(DataArguments(augment_copies=2, augment_locales="en_GB, de_DE"))
+
+
+@pytest.mark.parametrize("locale", ["", "xx_YY"])
+def test_resurrogate_refuses_an_unknown_locale_before_writing(tmp_path, capsys, locale):
+    from data_scripts import i2b2_2014
+    from data_scripts.__main__ import main
+
+    (tmp_path / "src").mkdir()
+    i2b2_2014.write_file(_doc("100-01"), tmp_path / "src" / "100-01.xml")
+    assert main(["resurrogate", str(tmp_path / "src"), str(tmp_path / "out"),
+                 "--locale", locale]) == 2
+    assert f"unknown Faker locale {locale!r}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
