@@ -14,8 +14,9 @@ paired tests, error analysis and predictions in the corpus format.
 
 Writes OUT/metrics.json (keys in docs/metrics.md), report.md, confusion.png/.json and
 errors.local.jsonl/.md (these two quote note text: local use only). Exit status 2 on bad input.
-An output folder holding a model is refused; one holding an earlier evaluation loses exactly
-the files eval_ner.py writes (other files stay) before the new outputs are written.
+An output folder holding a model is refused; in one holding an earlier evaluation, exactly the
+files eval_ner.py writes are set aside in OUT/.earlier_eval/ (other files stay), deleted once the
+new outputs are written and put back if the new evaluation fails.
 
     # the notes predicted by 2 processes (sharded, gathered): the metrics of one process
     accelerate launch --multi_gpu --num_processes 2 eval_ner.py --model runs/x ...

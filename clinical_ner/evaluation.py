@@ -405,6 +405,8 @@ MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "run_arg
                "train_results.json")
 #: Suffixes of the prediction files ``--write_predictions`` writes (i2b2 XML, brat, JSONL).
 PREDICTION_SUFFIXES = (".xml", ".txt", ".ann", ".jsonl")
+#: Sub-folder of an eval output folder holding an earlier evaluation's outputs during a rerun.
+EARLIER_EVAL = ".earlier_eval"
 
 
 def check_eval_output_dir(out_dir: str | Path, predictions_dir: str | Path | None = None, *,
@@ -413,12 +415,16 @@ def check_eval_output_dir(out_dir: str | Path, predictions_dir: str | Path | Non
     holds a mix of two evaluations.
 
     Refuses (ValueError) a folder that holds a model or training run (:data:`MODEL_FILES`):
-    nothing is deleted there. Otherwise, with ``clean``, removes the outputs of an earlier
-    evaluation: exactly the files named in :data:`EVAL_OUTPUTS` and the default
-    ``predictions/`` sub-folder (``--write_predictions`` without ``--predictions_dir``) when
-    every file in it is a prediction file (:data:`PREDICTION_SUFFIXES`; ValueError otherwise,
-    nothing removed); other files are left alone. Then checks that the folder (and
-    ``predictions_dir``) can be written (OSError, naming it). Returns the names removed.
+    nothing is deleted there. Otherwise, with ``clean``, moves the outputs of an earlier
+    evaluation aside into ``out_dir/.earlier_eval/`` (:data:`EARLIER_EVAL`): exactly the files
+    named in :data:`EVAL_OUTPUTS` and the default ``predictions/`` sub-folder
+    (``--write_predictions`` without ``--predictions_dir``) when every file in it is a
+    prediction file (:data:`PREDICTION_SUFFIXES`; ValueError otherwise, nothing moved); other
+    files are left alone. :func:`settle_earlier_outputs` deletes them once the new evaluation
+    is written, or puts them back when it fails, so a failed rerun loses nothing. ValueError
+    when ``.earlier_eval/`` is already there (a run killed before it could settle: its files
+    are the earlier outputs, to move back or delete). Then checks that the folder (and
+    ``predictions_dir``) can be written (OSError, naming it). Returns the names moved aside.
     """
     out = Path(out_dir)
     model = [n for n in MODEL_FILES if (out / n).exists()]
@@ -435,20 +441,47 @@ def check_eval_output_dir(out_dir: str | Path, predictions_dir: str | Path | Non
             raise ValueError(f"--output_dir {out}: {preds} holds files eval_ner.py did not "
                              f"write (e.g. {others[0].name}); move them or use another folder")
     if clean:
-        for n in EVAL_OUTPUTS:
-            if (out / n).is_file():
-                (out / n).unlink()
-                removed.append(n)
-        if preds.is_dir():
-            shutil.rmtree(preds)
-            removed.append("predictions/")
-        if removed:
-            logger.info("%s: removed the outputs of an earlier evaluation (%s)", out,
-                        ", ".join(removed))
+        aside = out / EARLIER_EVAL
+        if aside.exists():
+            raise ValueError(f"--output_dir {out}: {aside} holds the outputs of an earlier "
+                             "evaluation set aside by a run that did not finish; move them "
+                             "back or delete that folder")
+        names = [n for n in EVAL_OUTPUTS if (out / n).is_file()]
+        names += ["predictions"] if preds.is_dir() else []
+        if names:
+            aside.mkdir()
+            for n in names:
+                (out / n).rename(aside / n)
+            removed = [n + "/" if n == "predictions" else n for n in names]
+            logger.info("%s: the outputs of an earlier evaluation (%s) are set aside in %s "
+                        "until this one is written", out, ", ".join(removed), aside)
     check_writable_dir(out)
     if predictions_dir:
         check_writable_dir(predictions_dir, "--predictions_dir")
     return removed
+
+
+def settle_earlier_outputs(out_dir: str | Path, *, succeeded: bool) -> None:
+    """After an evaluation into ``out_dir``: delete the earlier outputs that
+    :func:`check_eval_output_dir` set aside (``succeeded``), or remove what the failed
+    evaluation wrote of :data:`EVAL_OUTPUTS` and ``predictions/`` and move the earlier outputs
+    back (not ``succeeded``). Does nothing when none were set aside."""
+    out = Path(out_dir)
+    aside = out / EARLIER_EVAL
+    if not aside.is_dir():
+        return
+    if succeeded:
+        shutil.rmtree(aside)
+        return
+    for p in sorted(aside.iterdir()):
+        target = out / p.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        p.rename(target)
+    aside.rmdir()
+    logger.info("%s: this evaluation failed; the earlier outputs are back", out)
 
 
 def robustness_check(args: EvalArguments, metrics: dict) -> dict | None:
@@ -515,6 +548,18 @@ def run_evaluation(args: EvalArguments) -> dict:
     if out_dir:
         check_eval_output_dir(out_dir, args.predictions_dir if args.write_predictions else None,
                               clean=main)
+    try:
+        result = _evaluate_and_write(args, mode, out_dir, main)
+    except BaseException:
+        if out_dir and main:
+            settle_earlier_outputs(out_dir, succeeded=False)
+        raise
+    if out_dir and main:
+        settle_earlier_outputs(out_dir, succeeded=True)
+    return result
+
+
+def _evaluate_and_write(args: EvalArguments, mode: str, out_dir: str | None, main: bool):
     if mode == "compare":
         comparison = compare_folders(args)
         if out_dir and main:

@@ -29,9 +29,37 @@ def test_earlier_outputs_removed_user_files_kept(tmp_path, tiny_phi_run, capsys)
     # the earlier run's error files and predictions are gone: no mix of two runs
     assert not {"errors.local.jsonl", "errors.local.md", "predictions"} & now
     assert {"metrics.json", "report.md", "my_notes.txt", "old"} <= now
+    assert ".earlier_eval" not in now  # set aside during the rerun, deleted once it is written
     assert (out / "my_notes.txt").read_text() == "mine"
     assert (out / "old" / "metrics.json").read_text() == "{}"
     assert json.loads((out / "metrics.json").read_text())["split"] == "dev"
+
+
+def test_failed_rerun_puts_the_earlier_outputs_back(tmp_path, tiny_phi_run, capsys,
+                                                   monkeypatch):
+    import clinical_ner.evaluation as evaluation
+    from clinical_ner.documents import FormatError
+
+    out = tmp_path / "eval"
+    common = ("--model", tiny_phi_run, "--data_dir", DEMO, "--split", "dev", "--bootstrap", 0,
+              "--output_dir", out)
+    assert run(*common, "--write_predictions") == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def fail(*a, **k):
+        (out / "metrics.json").write_text("half written")  # a partial output of the rerun
+        raise FormatError("note 7: bad offset 12")
+
+    monkeypatch.setattr(evaluation, "_evaluate_and_write", fail)
+    assert run(*common) == 2
+    assert "note 7: bad offset 12" in capsys.readouterr().err
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # nothing of the earlier evaluation is lost, nothing half-new kept
+    # a folder left by a killed rerun is named, not overwritten
+    (out / ".earlier_eval").mkdir()
+    monkeypatch.undo()
+    assert run(*common) == 2
+    assert ".earlier_eval holds the outputs of an earlier evaluation" in capsys.readouterr().err
 
 
 def test_model_folder_and_foreign_predictions_refused(tmp_path, tiny_phi_run, capsys):
