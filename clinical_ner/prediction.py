@@ -266,11 +266,12 @@ def release_freed_memory() -> None:
 
 
 def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process, MB (10**6 bytes; Linux ``ru_maxrss`` is KiB)."""
     try:
         import resource
     except ImportError:  # not on Windows
         return None
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1)
 
 
 def chunk_owner(index: int, chunk_size: int, num_processes: int) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, pipelin
 
 from clinical_ner.backends import BACKENDS, PRECISIONS, load_inference_model
 from clinical_ner.benchmark.plots import plot_backends
+from clinical_ner.benchmark.sizes import peak_rss_mb
 from clinical_ner.benchmark.timing import percentile, progress
 from clinical_ner.documents import Document, Span
 from clinical_ner.files import write_json_atomic, write_text_atomic
@@ -245,7 +245,8 @@ def _latency_ms(run_texts, texts: list[str], n: int) -> list[float]:
 def worker(spec: BackendSpec) -> dict:
     """Measure one shard of one setting in this process (see the module docstring). Returns
     ``{"seconds": [wall seconds per pass], "latency_ms": [...], "peak_mem_mb" (Linux
-    ``ru_maxrss`` KiB / 1024, i.e. MiB), "spans": per note [[start, end, label]], "ids",
+    ``ru_maxrss``, MB as the rest of the benchmark: :func:`sizes.peak_rss_mb`), "spans": per
+    note [[start, end, label]], "ids",
     "info"}``."""
     settings, task, gold = run_gold(spec.run_dir, spec.data_dir, spec.split)
     notes = gold[spec.shard::spec.shards]
@@ -262,7 +263,7 @@ def worker(spec: BackendSpec) -> dict:
                if spec.latency_notes and spec.shards == 1 else [])
     return {"seconds": seconds, "latency_ms": latency, "ids": [d.id for d in notes],
             "spans": [[[s.start, s.end, s.label] for s in sp] for sp in spans],
-            "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_mem_mb": peak_rss_mb(),
             "info": info}
 
 
