@@ -19,6 +19,7 @@ windows of a note (``window_merge``):
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -314,6 +315,17 @@ def shard_indices(n_items: int, num_processes: int, process_index: int) -> list[
     ``i % num_processes == process_index``. Every index is in exactly one shard (no padding, so
     an uneven last shard repeats nothing); a shard may be empty."""
     return list(range(process_index, n_items, num_processes))
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process so far, MB (10**6 bytes): ``ru_maxrss``, which
+    Linux gives in KiB and macOS in bytes. None where ``resource`` is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (peak if sys.platform == "darwin" else peak * 1024) / 1e6
 
 
 def process_state():

@@ -265,15 +265,6 @@ def release_freed_memory() -> None:
         pass
 
 
-def _peak_rss_mb() -> float | None:
-    """Peak resident memory of this process, MB (10**6 bytes; Linux ``ru_maxrss`` is KiB)."""
-    try:
-        import resource
-    except ImportError:  # not on Windows
-        return None
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1)
-
-
 def chunk_owner(index: int, chunk_size: int, num_processes: int) -> int:
     """The process that predicts the ``index``-th note to predict (0-based, counting only the
     notes read without error and not already done): the chunk ``index // chunk_size`` goes to
@@ -348,7 +339,7 @@ def run_prediction(args: PredictArguments) -> dict:
     from transformers import AutoConfig, AutoTokenizer
 
     from clinical_ner.backends import check_backend, load_inference_model
-    from clinical_ner.inference import predict_documents, process_state
+    from clinical_ner.inference import peak_rss_mb, predict_documents, process_state
     from clinical_ner.redaction import LeakCounter, redact
     from clinical_ner.surrogates import SurrogateGenerator, casefold_key
     from clinical_ner.tasks import get_task
@@ -574,9 +565,11 @@ def run_prediction(args: PredictArguments) -> dict:
     def gather_figures() -> list[dict]:
         """Every process's figures (a collective: each process calls it at the same point);
         then the main process merges the part files."""
+        peak = peak_rss_mb()
         mine = {"counts": counts, "per_label": per_label, "leak": leak,
                 "stats": sum((g.stats for g in gens.values()), Counter()),
-                "inference_seconds": inference_seconds, "peak_rss_mb": _peak_rss_mb()}
+                "inference_seconds": inference_seconds,
+                "peak_rss_mb": None if peak is None else round(peak, 1)}
         figures = [mine]
         if n_proc > 1:
             from accelerate.utils import gather_object

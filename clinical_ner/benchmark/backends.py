@@ -33,11 +33,10 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, pipelin
 
 from clinical_ner.backends import BACKENDS, PRECISIONS, load_inference_model
 from clinical_ner.benchmark.plots import plot_backends
-from clinical_ner.benchmark.sizes import peak_rss_mb
 from clinical_ner.benchmark.timing import percentile, progress
 from clinical_ner.documents import Document, Span
 from clinical_ner.files import write_json_atomic, write_text_atomic
-from clinical_ner.inference import predict_documents
+from clinical_ner.inference import peak_rss_mb, predict_documents
 from clinical_ner.run_folder import RunFolder
 from clinical_ner.scoring import score_documents
 from clinical_ner.tables import MISSING, markdown_table
@@ -245,7 +244,7 @@ def _latency_ms(run_texts, texts: list[str], n: int) -> list[float]:
 def worker(spec: BackendSpec) -> dict:
     """Measure one shard of one setting in this process (see the module docstring). Returns
     ``{"seconds": [wall seconds per pass], "latency_ms": [...], "peak_mem_mb" (Linux
-    ``ru_maxrss``, MB as the rest of the benchmark: :func:`sizes.peak_rss_mb`), "spans": per
+    ``ru_maxrss``, MB as the rest of the benchmark: :func:`inference.peak_rss_mb`), "spans": per
     note [[start, end, label]], "ids",
     "info"}``."""
     settings, task, gold = run_gold(spec.run_dir, spec.data_dir, spec.split)

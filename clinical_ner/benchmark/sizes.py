@@ -3,8 +3,6 @@ bytes on disk (fp32 and fp16) and process memory. MB = 10**6 bytes."""
 
 from __future__ import annotations
 
-import resource
-import sys
 import tempfile
 from pathlib import Path
 
@@ -118,9 +116,3 @@ def save_sizes(model, folder: str | Path | None = None) -> dict:
 def current_rss_mb() -> float:
     """Resident set size of this process now, MB (10**6 bytes)."""
     return psutil.Process().memory_info().rss / MB
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MB (Linux ``ru_maxrss`` is in KiB)."""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return (kib if sys.platform == "darwin" else kib * 1024) / MB  # macOS reports bytes

@@ -38,7 +38,7 @@ from clinical_ner.benchmark.side_by_side import (
     training_figures,
     training_sweep,
 )
-from clinical_ner.benchmark.sizes import peak_rss_mb, save_sizes
+from clinical_ner.benchmark.sizes import save_sizes
 from clinical_ner.benchmark.timing import (
     median,
     percentile,
@@ -47,6 +47,7 @@ from clinical_ner.benchmark.timing import (
     time_passes,
     time_training,
 )
+from clinical_ner.inference import peak_rss_mb
 
 PROGRESS_FD = "CLINICAL_NER_PROGRESS_FD"
 _PROGRESS_FILE = None
