@@ -29,7 +29,7 @@ from pathlib import Path
 from clinical_ner.documents import Document, FormatError, LoadReport, Span
 from clinical_ner.files import write_json_atomic
 from clinical_ner.redaction import redact, text_outside
-from clinical_ner.surrogates import SurrogateGenerator
+from clinical_ner.surrogates import SurrogateGenerator, unknown_locales
 from data_scripts import i2b2_2014
 
 #: Faker locales of the surrogates (Latin-script names, cities and companies).
@@ -157,9 +157,7 @@ def resurrogate_folder(in_dir, out_dir, *, seed: int = 0, locale: str = "en_US")
     redaction needs disjoint spans), ValueError for a ``locale`` Faker does not know (``''``
     included). Returns the manifest.
     """
-    from faker.config import AVAILABLE_LOCALES
-
-    if locale not in AVAILABLE_LOCALES:
+    if unknown_locales([locale]):
         raise ValueError(f"unknown Faker locale {locale!r} (faker.config.AVAILABLE_LOCALES "
                          "lists the known ones, e.g. en_GB, de_DE)")
     in_dir, out_dir = Path(in_dir), Path(out_dir)

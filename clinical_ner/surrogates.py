@@ -80,6 +80,15 @@ _NAME_TOKEN = re.compile(r"(?P<title>(?i:M\.D\.|Ph\.D\.|D\.D\.S\.))"
                          r"|(?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*)")
 
 
+def unknown_locales(locales) -> list[str]:
+    """The entries of ``locales`` (strings) that Faker does not know
+    (``faker.config.AVAILABLE_LOCALES``; ``''`` included, which ``Faker('')`` would silently
+    take as its default), in their order."""
+    from faker.config import AVAILABLE_LOCALES
+
+    return [x for x in locales if x not in AVAILABLE_LOCALES]
+
+
 def casefold_key(original: str) -> str:
     """The form an original is matched by: casefolded, runs of whitespace as one space,
     stripped (``"SMITH "`` and ``"smith"`` are the same original)."""

@@ -246,12 +246,12 @@ def check_augment_arguments(data_args: DataArguments) -> None:
         raise UsageError(f"--augment_copies must be between 0 and {MAX_AUGMENT_COPIES}, not {k}")
     raw = data_args.augment_locales
     if raw and k:
-        from faker.config import AVAILABLE_LOCALES
+        from clinical_ner.surrogates import unknown_locales
 
         locales = [x.strip() for x in raw.split(",") if x.strip()]
         if not locales:
             raise UsageError(f"--augment_locales {raw!r} lists no locale")
-        bad = [x for x in locales if x not in AVAILABLE_LOCALES]
+        bad = unknown_locales(locales)
         if bad:
             raise UsageError(f"--augment_locales: unknown Faker locale(s) {', '.join(bad)} "
                              "(e.g. en_US, en_GB, de_DE, es_ES)")

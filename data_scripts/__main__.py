@@ -38,8 +38,7 @@ def resurrogate_main(argv) -> int:
     try:
         manifest = resurrogate_folder(args.in_dir, args.out_dir, seed=args.seed,
                                       locale=args.locale)
-    except (FormatError, ValueError, FileExistsError, FileNotFoundError,
-            AttributeError) as exc:  # AttributeError: Faker's unknown locale
+    except (FormatError, ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(manifest, indent=2))
