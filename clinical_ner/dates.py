@@ -185,7 +185,11 @@ DATE_FORMS_MDY = ("{m}/{d}/{yy}", "{mm}/{dd}/{yyyy}", "{yyyy}-{mm}-{dd}", "{mont
                   "{mon} {d}, {yyyy}", "{d} {mon} {yyyy}", "{d}-{mon}-{yyyy}", "{m}/{d}/{yyyy}",
                   "{mm}-{dd}-{yyyy}", "{mon} {d} {yyyy}")
 DATE_FORMS_MY = ("{mon} {yyyy}", "{month} {yyyy}", "{mm}/{yyyy}", "{m}/{yy}")
-DATE_FORMS_Y = ("{yyyy}", "'{yy}", "{yy}")
+#: Year-only forms. No ``'{yy}``: the i2b2 corpora tag ``'84`` as the span ``84`` (the apostrophe
+#: outside; PhysioNet: 20 such dates, none with the apostrophe inside), so a surrogate that wrote
+#: the apostrophe inside its span would teach the other convention (and, in de-identified output
+#: after a written apostrophe, give ``''91``).
+DATE_FORMS_Y = ("{yyyy}", "{yy}")
 DATE_FORMS_WD = ("{wd}", "{wdd}")
 
 

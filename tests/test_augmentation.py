@@ -117,6 +117,21 @@ def test_restyled_dates_are_shifted_by_the_patient_shift_in_a_known_form():
         <= set(seen)
 
 
+def test_restyled_years_keep_the_apostrophe_outside_the_span():
+    """The corpora tag ``'84`` as ``84`` (PhysioNet: 20 such DATE spans, none starting with
+    the apostrophe): a restyled bare year is 4 or 2 digits, never ``'91``, and shifted by the
+    patient's shift (1984-07-01 + shift, as date_fields reads a bare year)."""
+    gen = SurrogateGenerator("years")
+    seen = set()
+    for i in range(200):
+        patient = f"p{i}"
+        out = gen.restyled("DATE/DATE", "84", patient)
+        expect = dt.date(1984, 7, 1) + dt.timedelta(days=gen.date_shift(patient))
+        assert out in (str(expect.year), f"{expect.year % 100:02d}"), (out, expect)
+        seen.add(len(out))
+    assert seen == {2, 4}
+
+
 def test_restyled_names_phones_ids_forms():
     gen = SurrogateGenerator("forms")
     names = [gen.restyled("NAME/DOCTOR", "Smith", f"p{i}") for i in range(200)]
