@@ -295,9 +295,10 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
                                               precision=args.precision, device=device,
                                               threads=args.threads_per_process)
     t0 = time.time()
+    decode_stats: dict = {}
     preds = predict_corpus_sharded(model, tokenizer, gold, task, max_seq_length=st.max_seq_length,
                                    doc_stride=st.doc_stride, batch_size=args.batch_size,
-                                   window_merge=args.window_merge)
+                                   window_merge=args.window_merge, stats=decode_stats)
     seconds = round(time.time() - t0, 2)
     metrics = score_documents(gold, preds, scheme, bootstrap=args.bootstrap, seed=args.seed,
                               hipaa_include_idnum=args.hipaa_include_idnum,
@@ -309,6 +310,8 @@ def evaluate_model(args: EvalArguments) -> tuple[dict, list[Document], list[Docu
             batch_size=args.batch_size, window_merge=args.window_merge)
     metrics["split"] = args.split
     metrics["inference_seconds"] = seconds
+    metrics["pred_spans_without_alnum_dropped"] = \
+        decode_stats.get("pred_spans_without_alnum_dropped", 0)
     extra = {k: getattr(st, k) for k in ("discontinuous",) if hasattr(st, k)}
     metrics["evaluation"] = _settings(
         args, "model", model=str(args.model), data_dir=str(st.data_dir), split=args.split,

@@ -15,6 +15,10 @@ windows of a note (``window_merge``):
   batched logits, so the spans are those of the pipeline run note by note, for tokenizers that
   pad and truncate on the right (BERT/WordPiece and most others; not XLNet-style left padding)
   and except zero-width entities, which are left out and counted (:func:`pipeline_merge`).
+
+With ``"central"``, a decoded span without a letter or digit (a lone ``,`` or ``--`` tagged
+``B-X``) is left out and counted (:func:`~clinical_ner.labels.drop_spans_without_alnum`);
+``"longest"`` keeps the pipeline's entities as the pipeline returns them.
 """
 
 from __future__ import annotations
@@ -195,7 +199,7 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
                       max_seq_length: int = 256, doc_stride: int = 64, batch_size: int = 32,
                       span_label_of=lambda ent: ent, device=None,
                       window_merge: str = "central", threshold=None,
-                      return_scores: bool = False):
+                      return_scores: bool = False, stats: dict | None = None):
     """Predict spans for whole notes.
 
     ``texts``: the notes; ``id2label``: class id -> IOB2 tag (``config.id2label``);
@@ -206,10 +210,13 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
     merge only). Returns, per note, spans with character offsets into that note; with
     ``return_scores`` a pair ``(spans, scores)``, ``scores[i][j]`` the score of span j of note i
     (central: :func:`span_scores`; longest: the pipeline's entity score). No note is truncated.
+    ``stats`` (a ``collections.Counter`` or dict of ints), when given, gets
+    ``pred_spans_without_alnum_dropped`` added: the central decode's spans of symbols only, left
+    out (module docstring); no note text.
     Raises ValueError for an unknown ``window_merge``, a bad threshold, or a threshold with
     ``window_merge="longest"`` (the pipeline's rule decides by arg-max).
     """
-    from clinical_ner.labels import bio_to_spans
+    from clinical_ner.labels import bio_to_spans, drop_spans_without_alnum
 
     if window_merge not in WINDOW_MERGES:
         raise ValueError(f"window_merge must be one of {WINDOW_MERGES}, not {window_merge!r}")
@@ -285,6 +292,7 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
                           "byte-level BPE tokenizer)", stacklevel=2)
         return (out, out_scores) if return_scores else out
     results, scores = [], []
+    dropped = 0
     entity_of_label = {span_label_of(lab[2:]): lab[2:] for lab in id2label.values()
                        if lab != "O"}
     for i in range(len(texts)):
@@ -292,11 +300,16 @@ def predict_documents(model, tokenizer, texts: Sequence[str], id2label: dict[int
         cls, seen = merged[0], merged[1]
         tags = [id2label[int(k)] for k in cls]
         fill_untokenized(tags, seen)
-        spans = bio_to_spans(words[i], tags, span_label_of)
+        spans, n_dropped = drop_spans_without_alnum(texts[i],
+                                                    bio_to_spans(words[i], tags, span_label_of))
+        dropped += n_dropped
         results.append(spans)
         if return_scores:
             scores.append(span_scores(words[i], spans, merged[2], id2label,
                                       entity_of_label.__getitem__))
+    if stats is not None:
+        stats["pred_spans_without_alnum_dropped"] = \
+            stats.get("pred_spans_without_alnum_dropped", 0) + dropped
     return (results, scores) if return_scores else results
 
 
@@ -349,8 +362,9 @@ def predict_corpus_sharded(model, tokenizer, docs: Sequence[Document], task,
     ``i % N``, each note exactly once), the predicted spans are gathered to every process
     (``accelerate.utils.gather_object``; only ids and spans travel, not note text) and put back
     in the order of ``docs``. Every process must call it (it is a collective) and every process
-    gets the same list. ``kwargs`` go to :func:`predict_corpus`. Raises RuntimeError when the
-    gathered predictions do not cover each note exactly once.
+    gets the same list. ``kwargs`` go to :func:`predict_corpus`; a ``stats`` counter among them
+    gets the counts of all processes (gathered too). Raises RuntimeError when the gathered
+    predictions do not cover each note exactly once.
     """
     state = process_state()
     n = state.num_processes
@@ -360,11 +374,17 @@ def predict_corpus_sharded(model, tokenizer, docs: Sequence[Document], task,
 
     from accelerate.utils import gather_object
 
+    stats = kwargs.pop("stats", None)
+    local: dict = {}
     mine = shard_indices(len(docs), n, state.process_index)
     logging.getLogger("clinical_ner").info("sharded prediction: %d of %d notes on process %d of "
                                            "%d", len(mine), len(docs), state.process_index, n)
-    preds = predict_corpus(model, tokenizer, [docs[i] for i in mine], task, **kwargs) if mine \
-        else []
+    preds = predict_corpus(model, tokenizer, [docs[i] for i in mine], task, stats=local,
+                           **kwargs) if mine else []
+    if stats is not None:
+        for counts in gather_object([local]):
+            for k, v in counts.items():
+                stats[k] = stats.get(k, 0) + v
     gathered = gather_object([(i, p.id, p.spans) for i, p in zip(mine, preds, strict=True)])
     by_index = {}
     for i, doc_id, spans in gathered:

@@ -22,6 +22,7 @@ I2B2_2014_LABELS: tuple[str, ...] = tuple(
 )
 
 _WORD_RE = re.compile(r"[^\W_]+|\S")
+_ALNUM_RE = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,21 @@ def bio_to_spans(
     if cur_type is not None:
         spans.append(Span(cur_start, cur_end, span_label_of(cur_type)))
     return spans
+
+
+def drop_spans_without_alnum(text: str, spans: Iterable[Span]) -> tuple[list[Span], int]:
+    """Decoded (predicted) spans that hold a letter or digit, in order, and how many were left out.
+
+    A span of punctuation or symbols only (a lone ``,``, ``-`` or ``--`` that a model tagged
+    ``B-X``) is neither PHI (i2b2 2014 guidelines: names, dates, places, numbers ...) nor an
+    i2b2 2010 / n2c2 2018 concept; the word splitting (:func:`split_words`) makes such marks
+    words of their own, so a model can tag one alone. ``text``: the note the spans index
+    (character offsets, end exclusive). A rule of the *decoding* of model output: gold spans are
+    never passed through it (the scorer scores them as written).
+    """
+    spans = list(spans)
+    kept = [s for s in spans if _ALNUM_RE.search(text, s.start, s.end)]
+    return kept, len(spans) - len(kept)
 
 
 def check_label_names(id2label: dict) -> None:

@@ -510,7 +510,8 @@ def run_prediction(args: PredictArguments) -> dict:
             model, tokenizer, [n.text for n in chunk], id2label,
             span_label_of=task.scheme.span_label_of, max_seq_length=st["max_seq_length"],
             doc_stride=st["doc_stride"], batch_size=args.batch_size,
-            window_merge=args.window_merge, threshold=thresholds, return_scores=True)
+            window_merge=args.window_merge, threshold=thresholds, return_scores=True,
+            stats=counts)
         inference_seconds += time.time() - t0
         pred_lines, map_lines, deid_lines = [], [], {}
 
@@ -651,6 +652,8 @@ def run_prediction(args: PredictArguments) -> dict:
     summary = {
         "status": "done", "notes": notes, "notes_already_done": already,
         "characters": total_counts["characters"], "spans": total_counts["spans"],
+        # decoded spans of symbols only (a lone "," tagged B-X), left out: not PHI
+        "pred_spans_without_alnum_dropped": total_counts["pred_spans_without_alnum_dropped"],
         "spans_per_label": dict(sorted(labels.items())),
         "skipped_notes": len(skipped), "skipped": skipped,
         "seconds": round(seconds, 2),

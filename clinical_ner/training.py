@@ -582,15 +582,18 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args,
         if not docs.get(split):
             continue
         t0 = time.time()
+        decode_stats: dict = {}
         preds = predict_corpus_sharded(model, tokenizer, docs[split], task,
                                        batch_size=training_args.per_device_eval_batch_size,
-                                       **window_args)
+                                       stats=decode_stats, **window_args)
         if not main:
             continue
         scores[split] = score_documents(gold[split], preds, task.metric_scheme,
                                         bootstrap=data_args.bootstrap, seed=training_args.seed)
         scores[split]["split"] = split
         scores[split]["inference_seconds"] = round(time.time() - t0, 2)
+        scores[split]["pred_spans_without_alnum_dropped"] = \
+            decode_stats.get("pred_spans_without_alnum_dropped", 0)
     if not main:
         return {}
     train_results = {

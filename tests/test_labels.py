@@ -123,3 +123,18 @@ def test_negative_subsampler_groups_the_epoch_by_length():
     b = NegativeSubsampler(has_entity, keep=0.25, seed=5, lengths=lengths, batch_size=4)
     assert sorted(a.epoch_indices(2)) == sorted(b.epoch_indices(2))
     assert b.epoch_indices(2) == b.epoch_indices(2)  # seeded
+
+
+def test_spans_without_a_letter_or_digit_are_dropped_and_counted():
+    from clinical_ner.labels import drop_spans_without_alnum
+
+    text = "woman, Carrillo House -- +1 (617) é -"
+    spans = [Span(5, 6, "PATIENT"), Span(7, 15, "PATIENT"), Span(22, 24, "PHONE"),
+             Span(25, 27, "PHONE"), Span(28, 33, "PHONE"), Span(34, 35, "CITY"),
+             Span(36, 37, "CITY")]
+    kept, dropped = drop_spans_without_alnum(text, spans)
+    # ",", "--" and "-" hold no letter or digit; "+1", "(617)" and "é" do
+    assert kept == [Span(7, 15, "PATIENT"), Span(25, 27, "PHONE"), Span(28, 33, "PHONE"),
+                    Span(34, 35, "CITY")]
+    assert dropped == 3
+    assert drop_spans_without_alnum(text, iter([])) == ([], 0)

@@ -223,3 +223,27 @@ def test_pipeline_merge_leaves_out_zero_width_entities_and_counts_them():
     pipe = FakePipe()
     spans = pipeline_merge(pipe, "Dr.  Velt", [win], [torch.zeros(3, 3)])
     assert spans == [Span(4, 8, "DOCTOR")] and pipe.zero_width_dropped == 1
+
+
+class EverythingBModel(torch.nn.Module):
+    """Answers B-DOCTOR for every token: every word is a span of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids, attention_mask):
+        logits = torch.zeros(*input_ids.shape, 3)
+        logits[..., 1] = 5
+        return type("Out", (), {"logits": logits})
+
+
+def test_central_decode_leaves_out_symbol_only_spans_and_counts_them(tiny_tokenizer):
+    text = "Amos , Velt -- 4"
+    id2label = {0: "O", 1: "B-DOCTOR", 2: "I-DOCTOR"}
+    stats = {}
+    (spans,) = predict_documents(EverythingBModel(), tiny_tokenizer, [text], id2label,
+                                 max_seq_length=32, doc_stride=8, stats=stats)
+    # words: Amos , Velt - - 4 (each mark a word): the ",", "-", "-" spans are left out
+    assert spans == [Span(0, 4, "DOCTOR"), Span(7, 11, "DOCTOR"), Span(15, 16, "DOCTOR")]
+    assert stats == {"pred_spans_without_alnum_dropped": 3}
